@@ -1,0 +1,266 @@
+"""The ``zoo`` command line (click).
+
+Exit codes: 0 success, 2 usage errors, 1 runtime errors, 130 interrupted. Errors print one
+line on stderr; ``zoo --debug ...`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zoo.errors import UsageError, ZooError
+
+
+class ZooGroup(click.Group):
+    """Turns zoo errors (and unexpected ones) into one line and an exit code, unless --debug."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except ZooError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback under --debug
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run `zoo --debug ...` for the traceback)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.version_option(package_name="zoo", prog_name="zoo")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Train, sample and ship image generators (GANs, VAEs, recurrent models)."""
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+def main() -> None:
+    cli(obj={})
+
+
+runs_dir_option = click.option(
+    "--runs-dir", type=click.Path(file_okay=False), default=None, help="Where runs live [default: $ZOO_RUNS_DIR or ./runs]."
+)
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(as_json: bool) -> None:
+    """List the installed models, including broken ones with their error."""
+    from zoo.models import model_entries
+
+    rows = []
+    for entry in model_entries():
+        plugin = entry.obj
+        rows.append(
+            {
+                "name": entry.name,
+                "status": entry.status,
+                "family": getattr(plugin, "family", None) if entry.status == "ok" else None,
+                "summary": getattr(plugin, "summary", None) if entry.status == "ok" else None,
+                "distribution": entry.distribution,
+                "entry_point": entry.value,
+                "error": entry.conflict or entry.error,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no models installed")
+        return
+    width = max(len(r["name"]) for r in rows)
+    for row in rows:
+        if row["status"] == "ok":
+            click.echo(f"{row['name']:<{width}}  {row['family']:<9}  {row['summary']}  [{row['distribution']}]")
+        else:
+            click.echo(f"{row['name']:<{width}}  {row['status'].upper():<9}  {row['error']}  [{row['distribution']}]")
+
+
+@cli.command("info")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info_command(name: str, as_json: bool) -> None:
+    """Show a model's config fields, defaults, datasets and exportable graphs."""
+    from zoo import config as config_module
+    from zoo import registry
+    from zoo.models import get_model
+
+    plugin = get_model(name)
+    fields = config_module.describe(plugin.Config)
+    entry = registry.entries(registry.MODELS)[name]
+    info = {
+        "name": plugin.name,
+        "summary": plugin.summary,
+        "family": plugin.family,
+        "paper": plugin.paper,
+        "version": plugin.version,
+        "distribution": entry.distribution,
+        "entry_point": entry.value,
+        "conditional": plugin.conditional,
+        "default_dataset": plugin.default_dataset,
+        "datasets": list(registry.entries(registry.DATASETS)),
+        "graphs": list(plugin.graphs),
+        "config": [{"name": f.name, "type": f.type, "default": config_module._jsonable(f.default), "help": f.help} for f in fields],
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{info['name']} ({info['family']}): {info['summary']}")
+    if info["paper"]:
+        click.echo(f"paper: {info['paper']}")
+    click.echo(f"from: {info['distribution']} ({info['entry_point']}), plugin version {info['version']}")
+    click.echo(f"datasets: {', '.join(info['datasets'])} (default {info['default_dataset']})")
+    click.echo(f"conditional: {'yes (--label)' if info['conditional'] else 'no'}")
+    click.echo(f"exportable graphs: {', '.join(info['graphs'])}")
+    click.echo("config (--set key=value):")
+    width = max((len(f.name) for f in fields), default=0)
+    for f in fields:
+        click.echo(f"  {f.name:<{width}}  {f.type:<6} = {f.default!s:<8}  {f.help}")
+
+
+@cli.command("train")
+@click.argument("name")
+@click.option("--dataset", default=None, help="Dataset name, or folder:PATH [default: the model's].")
+@click.option("--data-dir", type=click.Path(), default=None, help="Folder holding the dataset's files.")
+@click.option("--split", default="train", show_default=True, help="Split to train on.")
+@click.option("--download", is_flag=True, help="Download the dataset into --data-dir if it is missing.")
+@click.option("--image-size", type=int, default=None, help="Resize images to this side length [default: the dataset's].")
+@click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="Convert images to 1 or 3 channels.")
+@click.option("--steps", type=int, default=None, help="Total optimisation steps [default: 2000].")
+@click.option("--epochs", type=int, default=None, help="Train for this many passes over the data instead.")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config field (repeatable); see zoo info NAME.")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for initialisation, batches and noise.")
+@runs_dir_option
+@click.option("--resume", "resume_dir", type=click.Path(), default=None, help="Continue this run from its last checkpoint.")
+@click.option("--log-every", type=int, default=50, show_default=True, help="Steps between metrics lines.")
+@click.option("--sample-every", type=int, default=500, show_default=True, help="Steps between sample grids.")
+@click.option("--checkpoint-every", type=int, default=1000, show_default=True, help="Steps between checkpoints.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.pass_context
+def train_command(ctx: click.Context, name: str, resume_dir: str | None, **kw: Any) -> None:
+    """Train model NAME and print the run directory."""
+    from zoo import trainer
+
+    progress = not kw.pop("no_progress")
+    if resume_dir is not None:
+        given = [
+            f"--{k.replace('_', '-')}"
+            for k in ("dataset", "data_dir", "image_size", "channels", "epochs")
+            if kw[k] is not None
+        ] + (["--set"] if kw["overrides"] else [])
+        if given:
+            raise UsageError(f"{', '.join(given)} cannot be combined with --resume: a resumed run keeps its settings")
+        result = trainer.resume(resume_dir, steps=kw["steps"], device=kw["device"], progress=progress, name=name)
+    else:
+        for key in ("log_every", "sample_every", "checkpoint_every"):
+            if kw[key] < 1:
+                raise UsageError(f"--{key.replace('_', '-')} must be at least 1")
+        options = trainer.TrainOptions(
+            steps=kw["steps"],
+            epochs=kw["epochs"],
+            batch_size=kw["batch_size"],
+            seed=kw["seed"],
+            log_every=kw["log_every"],
+            sample_every=kw["sample_every"],
+            checkpoint_every=kw["checkpoint_every"],
+            progress=progress,
+        )
+
+        def announce(run_dir: Path, data: Any) -> None:
+            note = f" ({data.note})" if data.note else ""
+            click.echo(f"training {name} on {data.name} {data.split}: {len(data)} images {data.spec.shape}{note}", err=True)
+            click.echo(f"run directory: {run_dir}", err=True)
+
+        result = trainer.train(
+            name,
+            dataset=kw["dataset"],
+            data_dir=kw["data_dir"],
+            split=kw["split"],
+            download=kw["download"],
+            image_size=kw["image_size"],
+            channels=int(kw["channels"]) if kw["channels"] else None,
+            overrides=kw["overrides"],
+            device=kw["device"],
+            runs_dir=kw["runs_dir"],
+            options=options,
+            on_start=announce,
+        )
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
+    if result.interrupted:
+        click.echo(f"interrupted at step {result.step}; checkpoint saved. Continue with: zoo train {name} --resume {result.run_dir}", err=True)
+        click.echo(str(result.run_dir))
+        ctx.exit(130)
+    click.echo(f"finished at step {result.step}: {losses}", err=True)
+    click.echo(str(result.run_dir))
+
+
+@cli.command("sample")
+@click.argument("name")
+@click.option("--run", "run", default="latest", show_default=True, help="Run directory, or latest.")
+@click.option("-n", "n", type=int, default=64, show_default=True, help="Number of images.")
+@click.option("--seed", type=int, default=None, help="Seed for the latents [default: random].")
+@click.option("--label", type=int, default=None, help="Class to draw (conditional models only).")
+@click.option("--out", type=click.Path(dir_okay=False), default="samples.png", show_default=True, help="PNG grid to write.")
+@click.option("--nrow", type=int, default=None, help="Images per row [default: square grid].")
+@click.option("--device", default="cpu", show_default=True)
+@runs_dir_option
+def sample_command(name: str, run: str, n: int, seed: int | None, label: int | None, out: str, nrow: int | None, device: str, runs_dir: str | None) -> None:
+    """Draw N images from a trained model into a PNG grid."""
+    from zoo import runs
+    from zoo.device import pick_device
+    from zoo.trainer import save_grid
+
+    if n < 1:
+        raise UsageError(f"-n must be at least 1, got {n}")
+    if not out.lower().endswith(".png"):
+        raise UsageError(f"--out must name a .png file, got {out!r}")
+    run_dir = runs.find(name, run, runs_dir)
+    loaded = runs.load(run_dir, device=pick_device(device), model_name=name)
+    images = loaded.sample(n, seed=seed, label=label)
+    save_grid(images, Path(out), nrow=nrow)
+    click.echo(f"{n} samples from {run_dir} (step {loaded.step}) -> {out}", err=True)
+    click.echo(out)
+
+
+@cli.command("runs")
+@click.argument("name", required=False)
+@runs_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def runs_command(name: str | None, runs_dir: str | None, as_json: bool) -> None:
+    """List runs (of model NAME, or all) with their step and last losses."""
+    from zoo import runs
+
+    root = runs.runs_root(runs_dir)
+    found = runs.list_runs(root, name)
+    if as_json:
+        click.echo(json.dumps([{**r.__dict__, "path": str(r.path)} for r in found], indent=2))
+        return
+    if not found:
+        click.echo(f"no runs under {root}" + (f" for {name}" if name else ""))
+        return
+    for r in found:
+        losses = " ".join(f"{k}={v:.4g}" for k, v in r.losses.items())
+        click.echo(f"{r.model:<10} step {r.step:>7}  {r.dataset:<14} {losses:<32} {r.path}")
+
+
+if __name__ == "__main__":
+    main()

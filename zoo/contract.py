@@ -1,0 +1,222 @@
+"""The plugin contract: what every architecture in the zoo implements.
+
+An architecture is a :class:`Plugin` registered under the ``zoo.models`` entry-point group::
+
+    [project.entry-points."zoo.models"]
+    my-gan = "my_package:MyGAN"
+
+The plugin object is light: importing it must not build networks (``zoo list`` loads every
+plugin to check it). It declares metadata and a config dataclass, and implements one verb:
+
+``build(config, data, device) -> Model``
+    Create the networks and optimizers for images shaped like ``data``.
+
+The built :class:`Model` implements the other two verbs:
+
+``train_step(batch, step) -> dict[str, float]``
+    One update. The trainer calls it once per step with a batch of images in [0, 1]; the
+    model runs as many forward/backward/optimizer steps as its method needs (a GAN updates
+    its discriminator and then its generator, a VAE takes one step) and returns its losses
+    as plain floats.
+``sample(n, seed=None, label=None) -> Tensor``
+    ``n`` images in [0, 1], shaped ``(n, C, H, W)``. The same seed gives the same images.
+
+and declares what exporters need with ``export_graphs()``: for each named graph (by
+convention ``"generator"``, latent -> image) a :class:`ExportGraph` with the module, its
+inputs, output names and value range.
+
+Everything that must survive a checkpoint lives in ``Model.modules`` (weights and buffers,
+saved as safetensors) and ``Model.optimizers`` (optimizer state, saved as safetensors plus
+JSON). The trainer, the run directory, the CLI and exporters only ever use this interface,
+so a plugin knows nothing about them and they know nothing about a particular architecture.
+
+This module does not import torch at import time, so listing plugins stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """The shape of a dataset's images, and its number of classes (0 if unlabelled)."""
+
+    channels: int
+    height: int
+    width: int
+    num_classes: int = 0
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.height, self.width)
+
+
+@dataclasses.dataclass
+class Batch:
+    """A training batch: ``images`` in [0, 1], ``(N, C, H, W)``, and ``labels`` (N,) or None."""
+
+    images: "torch.Tensor"
+    labels: "torch.Tensor | None" = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """One input of an exported graph, without the batch axis.
+
+    ``distribution`` says how to draw a valid input: ``"normal"`` (standard normal latents),
+    ``"categorical:K"`` (integer class labels in [0, K)), or ``"uniform"`` (images in [0, 1]).
+    Exporters use it to make verification inputs; the torch-free runtime to draw latents.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    distribution: str = "normal"
+
+    def draw(self, batch: int, generator: "torch.Generator") -> "torch.Tensor":
+        import torch
+
+        size = (batch, *self.shape)
+        if self.distribution == "normal":
+            return torch.randn(size, generator=generator, dtype=getattr(torch, self.dtype))
+        if self.distribution == "uniform":
+            return torch.rand(size, generator=generator, dtype=getattr(torch, self.dtype))
+        if self.distribution.startswith("categorical:"):
+            classes = int(self.distribution.split(":", 1)[1])
+            return torch.randint(0, classes, size, generator=generator, dtype=getattr(torch, self.dtype))
+        raise ValueError(f"unknown distribution {self.distribution!r} for input {self.name!r}")
+
+
+@dataclasses.dataclass
+class ExportGraph:
+    """What an exporter needs to trace one graph of a model.
+
+    ``module(*inputs)`` must return the outputs named in ``outputs`` (a tensor, or a tuple of
+    tensors in that order). Only the batch axis is dynamic; every other dimension is fixed.
+    """
+
+    module: "nn.Module"
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[str, ...] = ("image",)
+    value_range: tuple[float, float] = (0.0, 1.0)
+    description: str = ""
+
+    @property
+    def input_names(self) -> list[str]:
+        return [spec.name for spec in self.inputs]
+
+    @property
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        return {name: {0: "batch"} for name in (*self.input_names, *self.outputs)}
+
+    def example_inputs(self, batch: int = 2, seed: int = 0) -> tuple["torch.Tensor", ...]:
+        import torch
+
+        generator = torch.Generator().manual_seed(seed)
+        return tuple(spec.draw(batch, generator) for spec in self.inputs)
+
+
+class Model(ABC):
+    """A built architecture: networks, optimizers, and the train/sample verbs."""
+
+    def __init__(self, config: Any, data: DataSpec, device: "torch.device | str" = "cpu") -> None:
+        import torch
+
+        self.config = config
+        self.data = data
+        self.device = torch.device(device)
+
+    @property
+    @abstractmethod
+    def modules(self) -> dict[str, "nn.Module"]:
+        """Every network whose weights and buffers belong in a checkpoint, by name."""
+
+    @property
+    @abstractmethod
+    def optimizers(self) -> dict[str, "torch.optim.Optimizer"]:
+        """Every optimizer whose state belongs in a checkpoint, by name."""
+
+    @abstractmethod
+    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+        """One training update on ``batch`` (images in [0, 1]); return the losses as floats."""
+
+    @abstractmethod
+    def sample(self, n: int, seed: int | None = None, label: int | None = None) -> "torch.Tensor":
+        """``n`` images in [0, 1], ``(n, C, H, W)``, on the CPU; deterministic for a seed."""
+
+    @abstractmethod
+    def export_graphs(self) -> dict[str, ExportGraph]:
+        """The graphs an exporter can write, by name (``"generator"`` first)."""
+
+    def noise_generator(self, seed: int | None) -> "torch.Generator":
+        """A CPU generator for sampling, so a seed gives the same images on every device."""
+        import torch
+
+        generator = torch.Generator()
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(seed)
+        return generator
+
+
+class Plugin(ABC):
+    """An architecture the zoo can build. Subclass it and register the class as an entry point.
+
+    Class attributes are read without building anything (``zoo list``, ``zoo info``).
+    """
+
+    name: ClassVar[str]
+    """The name users type, e.g. ``"dcgan"``; must equal the entry point's name."""
+    summary: ClassVar[str]
+    """One line for ``zoo list``."""
+    family: ClassVar[str]
+    """``"gan"``, ``"vae"``, ``"recurrent"``, ... for grouping in listings."""
+    paper: ClassVar[str] = ""
+    """Citation of the method, e.g. ``"Radford et al. 2016, arXiv:1511.06434"``."""
+    version: ClassVar[str] = "0.1"
+    """Bumped when saved weights stop being loadable; stored in every run's config.json."""
+    Config: ClassVar[type]
+    """A dataclass whose fields all have defaults and help (see :func:`zoo.config.option`)."""
+    default_dataset: ClassVar[str] = "digits"
+    graphs: ClassVar[tuple[str, ...]] = ("generator",)
+    """Names of the graphs ``export_graphs()`` returns, known without building."""
+    conditional: ClassVar[bool] = False
+    """True when ``sample`` accepts a class ``label`` (needs a labelled dataset)."""
+
+    @abstractmethod
+    def build(self, config: Any, data: DataSpec, device: "torch.device | str" = "cpu") -> Model:
+        """Create the networks and optimizers for images shaped like ``data``."""
+
+
+REQUIRED_ATTRIBUTES = ("name", "summary", "family", "Config")
+
+
+def contract_violations(plugin: Any) -> list[str]:
+    """What a loaded entry-point object lacks to be a plugin (empty when it conforms)."""
+    problems = []
+    if not (isinstance(plugin, type) and issubclass(plugin, Plugin)):
+        return [f"{plugin!r} is not a subclass of zoo.contract.Plugin"]
+    for attribute in REQUIRED_ATTRIBUTES:
+        if not hasattr(plugin, attribute):
+            problems.append(f"missing class attribute {attribute!r}")
+    config_cls = getattr(plugin, "Config", None)
+    if config_cls is not None:
+        if not dataclasses.is_dataclass(config_cls):
+            problems.append("Config is not a dataclass")
+        else:
+            try:
+                config_cls()
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                problems.append(f"Config() without arguments fails: {exc}")
+    abstract = sorted(getattr(plugin, "__abstractmethods__", ()))
+    if abstract:
+        problems.append(f"does not implement {', '.join(abstract)}")
+    return problems

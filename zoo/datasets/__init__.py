@@ -1,0 +1,74 @@
+"""Datasets: the ``zoo.datasets`` entry-point group and :func:`load_dataset`.
+
+Names are entry-point names (``digits``, ``mnist``, ...), or ``NAME:ARGUMENT`` for sources
+that take one (``folder:/path/to/images``). See :mod:`zoo.datasets.source` for the contract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zoo import registry
+from zoo.errors import UsageError
+
+DEFAULT_DATASET = "digits"
+
+
+def _dataset_violations(obj: Any) -> list[str]:
+    from zoo.datasets.source import DatasetSource
+
+    if not (isinstance(obj, type) and issubclass(obj, DatasetSource)):
+        return [f"{obj!r} is not a subclass of zoo.datasets.source.DatasetSource"]
+    abstract = sorted(getattr(obj, "__abstractmethods__", ()))
+    return [f"does not implement {', '.join(abstract)}"] if abstract else []
+
+
+registry.register_validator(registry.DATASETS, _dataset_violations)
+
+
+def parse_name(name: str) -> tuple[str, str | None]:
+    """``"folder:/x"`` -> ``("folder", "/x")``; ``"mnist"`` -> ``("mnist", None)``."""
+    base, sep, argument = name.partition(":")
+    return base, (argument if sep else None)
+
+
+def get_source(name: str):
+    """The :class:`~zoo.datasets.source.DatasetSource` class registered for ``name``."""
+    base, argument = parse_name(name)
+    source = registry.get(registry.DATASETS, base)
+    if source.takes_argument and not argument:
+        raise UsageError(f"dataset {base!r} needs an argument: use {base}:PATH")
+    if argument and not source.takes_argument:
+        raise UsageError(f"dataset {base!r} takes no argument; use plain {base!r}")
+    return source
+
+
+def load_dataset(
+    name: str = DEFAULT_DATASET,
+    *,
+    split: str = "train",
+    data_dir: str | Path | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    download: bool = False,
+):
+    """Load a split of a registered dataset as one :class:`~zoo.datasets.source.ImageSet`."""
+    base, argument = parse_name(name)
+    source = get_source(name)
+    if split not in source.splits:
+        raise UsageError(f"dataset {base!r} has no split {split!r}; choose one of {', '.join(source.splits)}")
+    if image_size is not None and image_size < 4:
+        raise UsageError(f"--image-size must be at least 4, got {image_size}")
+    if channels not in (None, 1, 3):
+        raise UsageError(f"--channels must be 1 or 3, got {channels}")
+    if source.needs_data_dir and data_dir is None:
+        raise UsageError(f"dataset {base!r} is read from local files: pass --data-dir DIR (and --download to fetch it)")
+    return source().load(
+        split=split,
+        image_size=image_size or source.default_size,
+        channels=channels or source.default_channels,
+        data_dir=Path(data_dir).expanduser() if data_dir is not None else None,
+        download=download,
+        argument=argument,
+    )

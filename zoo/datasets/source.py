@@ -1,0 +1,110 @@
+"""The dataset contract: a named source of images, loaded whole into one tensor.
+
+A dataset is a :class:`DatasetSource` subclass registered under the ``zoo.datasets``
+entry-point group. ``load`` returns an :class:`ImageSet`: every image of the split as one
+uint8 tensor ``(N, C, H, W)`` already resized and converted to the requested channels, so
+the trainer draws batches by indexing a tensor instead of running per-image Python code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from zoo.contract import Batch, DataSpec
+
+
+@dataclasses.dataclass
+class ImageSet:
+    """All images of one split. ``images`` is uint8 ``(N, C, H, W)``; ``labels`` int64 or None."""
+
+    name: str
+    split: str
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+    num_classes: int = 0
+    note: str = ""
+    """Anything the user should know about what was loaded (e.g. a split substituted)."""
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
+        if self.labels is not None and len(self.labels) != len(self.images):
+            raise ValueError("labels and images differ in length")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def spec(self) -> DataSpec:
+        _, c, h, w = self.images.shape
+        return DataSpec(channels=c, height=h, width=w, num_classes=self.num_classes if self.labels is not None else 0)
+
+    def to(self, device: torch.device | str) -> "ImageSet":
+        labels = None if self.labels is None else self.labels.to(device)
+        return dataclasses.replace(self, images=self.images.to(device), labels=labels)
+
+    def batch(self, index: torch.Tensor) -> Batch:
+        """The images at ``index`` as floats in [0, 1] (on the images' device)."""
+        index = index.to(self.images.device)
+        images = self.images.index_select(0, index).float().div_(255.0)
+        labels = None if self.labels is None else self.labels.index_select(0, index)
+        return Batch(images=images, labels=labels)
+
+
+class DatasetSource(ABC):
+    """A dataset the zoo can load. Subclass it and register the class as an entry point."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    default_size: ClassVar[int]
+    """Side length images are resized to unless ``--image-size`` says otherwise."""
+    default_channels: ClassVar[int]
+    splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    needs_data_dir: ClassVar[bool] = True
+    takes_argument: ClassVar[bool] = False
+    """True for sources named ``NAME:ARGUMENT`` (``folder:PATH``)."""
+
+    @abstractmethod
+    def load(
+        self,
+        *,
+        split: str,
+        image_size: int,
+        channels: int,
+        data_dir: Path | None = None,
+        download: bool = False,
+        argument: str | None = None,
+    ) -> ImageSet:
+        """Read the split, resized to ``image_size`` squared with ``channels`` channels."""
+
+
+def to_uint8_images(images: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:
+    """Resize ``(N, C, H, W)`` images (uint8, or floats in [0, 1]) and convert their channels.
+
+    Greyscale to colour repeats the channel; colour to greyscale uses ITU-R 601 luma weights.
+    Works in chunks so that large uint8 datasets never exist whole as floats.
+    """
+    chunks = [_convert(part, image_size, channels) for part in images.split(1024)]
+    return torch.cat(chunks) if chunks else images.new_zeros((0, channels, image_size, image_size), dtype=torch.uint8)
+
+
+def _convert(images: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:
+    x = images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
+    if x.shape[1] != channels:
+        if x.shape[1] == 1 and channels == 3:
+            x = x.expand(-1, 3, -1, -1)
+        elif x.shape[1] == 3 and channels == 1:
+            weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype).view(1, 3, 1, 1)
+            x = (x * weights).sum(dim=1, keepdim=True)
+        else:
+            raise ValueError(f"cannot convert {x.shape[1]} channels to {channels}")
+    if x.shape[-2:] != (image_size, image_size):
+        # antialias only matters when shrinking; bilinear keeps upscaled 8x8 digits smooth
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True, align_corners=False)
+    return (x.clamp(0, 1) * 255.0).round().to(torch.uint8)

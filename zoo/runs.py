@@ -1,0 +1,182 @@
+"""Run directories: ``RUNS/<model>/<run-id>/`` and loading a trained model back from one.
+
+A run directory holds ``config.json`` (plugin, full config, dataset, seed, versions),
+``checkpoints/step-*/`` (see :mod:`zoo.checkpoint`), ``metrics.jsonl`` and ``samples/``.
+RUNS is ``--runs-dir``, else ``$ZOO_RUNS_DIR``, else ``./runs``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo import atomic
+from zoo.contract import DataSpec
+from zoo.errors import UsageError, ZooError
+
+if TYPE_CHECKING:
+    import torch
+
+    from zoo.contract import Model, Plugin
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+
+
+def runs_root(runs_dir: str | Path | None = None) -> Path:
+    return Path(runs_dir or os.environ.get("ZOO_RUNS_DIR") or "runs").expanduser()
+
+
+def create(root: Path, model_name: str, record: dict[str, Any]) -> Path:
+    """Make a new run folder for ``model_name`` and write its ``config.json``."""
+    now = dt.datetime.now(dt.timezone.utc)
+    base = root / model_name / f"{now:%Y%m%d-%H%M%S}-{record['dataset']['name'].split(':')[0]}"
+    path, counter = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True)
+            break
+        except FileExistsError:
+            counter += 1
+            path = base.with_name(f"{base.name}-{counter}")
+    record = {**record, "created": now.isoformat()}
+    atomic.write_text(path / CONFIG, json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / CONFIG
+    if not run_dir.is_dir():
+        raise ZooError(f"run directory {run_dir} does not exist; `zoo runs` lists the runs there are")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ZooError(f"{run_dir} is not a zoo run: it has no {CONFIG}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ZooError(f"{path} is not valid JSON ({exc}); the run's config is damaged") from None
+    if not isinstance(record, dict) or "model" not in record or "config" not in record:
+        raise ZooError(f"{path} is not a zoo run config (no 'model' and 'config' keys)")
+    return record
+
+
+def find(model_name: str, run: str | Path | None = "latest", runs_dir: str | Path | None = None) -> Path:
+    """The run folder named by ``run``: a path, or ``latest`` (the newest run of the model)."""
+    if run is None or str(run) == "latest":
+        root = runs_root(runs_dir)
+        runs = [info for info in list_runs(root, model_name)]
+        if not runs:
+            raise ZooError(f"no runs of {model_name!r} under {root}; train one with `zoo train {model_name}`")
+        return runs[-1].path
+    path = Path(run).expanduser()
+    record = read_config(path)
+    if record["model"] != model_name:
+        raise ZooError(f"{path} is a run of {record['model']!r}, not {model_name!r}")
+    return path
+
+
+@dataclasses.dataclass
+class RunInfo:
+    path: Path
+    model: str
+    created: str
+    dataset: str
+    step: int
+    losses: dict[str, float]
+
+
+def list_runs(root: Path, model_name: str | None = None) -> list[RunInfo]:
+    """Runs under ``root`` (of one model, or all), oldest first; unreadable folders are skipped."""
+    from zoo.checkpoint import list_checkpoints
+
+    found = []
+    if not root.is_dir():
+        return found
+    model_dirs = [root / model_name] if model_name else sorted(p for p in root.iterdir() if p.is_dir())
+    for model_dir in model_dirs:
+        if not model_dir.is_dir():
+            continue
+        for run_dir in model_dir.iterdir():
+            try:
+                record = read_config(run_dir)
+            except ZooError:
+                continue
+            checkpoints = list_checkpoints(run_dir)
+            found.append(
+                RunInfo(
+                    path=run_dir,
+                    model=record["model"],
+                    created=record.get("created", ""),
+                    dataset=record.get("dataset", {}).get("name", "?"),
+                    step=checkpoints[-1][0] if checkpoints else 0,
+                    losses=last_losses(run_dir),
+                )
+            )
+    return sorted(found, key=lambda info: (info.created, info.path.name))
+
+
+def last_losses(run_dir: Path) -> dict[str, float]:
+    """The losses of the last line of ``metrics.jsonl`` (empty if none was written)."""
+    path = run_dir / METRICS
+    if not path.is_file():
+        return {}
+    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
+        return {k: v for k, v in entry.items() if k.startswith("loss")}
+    return {}
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    """A trained model loaded from a run directory: ``LoadedRun.sample(16, seed=0)``."""
+
+    path: Path
+    record: dict[str, Any]
+    model: "Model"
+    step: int
+
+    @property
+    def name(self) -> str:
+        return self.record["model"]
+
+    def sample(self, n: int = 64, seed: int | None = None, label: int | None = None) -> "torch.Tensor":
+        return self.model.sample(n, seed=seed, label=label)
+
+
+def build_from_record(record: dict[str, Any], device: "torch.device | str") -> tuple["Plugin", Any, "Model"]:
+    """Rebuild the (untrained) model a run's ``config.json`` describes."""
+    from zoo import config as config_module
+    from zoo.models import get_model
+
+    plugin = get_model(record["model"])
+    if str(record.get("plugin_version", plugin.version)) != str(plugin.version):
+        raise ZooError(
+            f"the run was made by {record['model']} version {record['plugin_version']}, "
+            f"but version {plugin.version} is installed; its weights may not load"
+        )
+    try:
+        config = config_module.from_dict(plugin.Config, record["config"])
+    except UsageError as exc:
+        raise ZooError(f"the run's config.json does not fit the installed {record['model']}: {exc}") from None
+    spec = DataSpec(**record["dataset"]["spec"])
+    return plugin, config, plugin.build(config, spec, device)
+
+
+def load(run_dir: str | Path, device: "torch.device | str" = "cpu", model_name: str | None = None) -> LoadedRun:
+    """Load the newest checkpoint of a run (``model_name`` checks which model it must be)."""
+    from zoo import checkpoint
+
+    run_dir = Path(run_dir).expanduser()
+    record = read_config(run_dir)
+    if model_name is not None and record["model"] != model_name:
+        raise ZooError(f"{run_dir} is a run of {record['model']!r}, not {model_name!r}")
+    step, folder = checkpoint.latest_checkpoint(run_dir)
+    _, _, model = build_from_record(record, device)
+    checkpoint.load_weights(model, folder)
+    return LoadedRun(path=run_dir, record=record, model=model, step=step)

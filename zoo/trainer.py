@@ -1,0 +1,294 @@
+"""The training loop, the same for every architecture.
+
+:func:`train` starts a run and :func:`resume` continues one; both hand a built
+:class:`~zoo.contract.Model` and an in-memory :class:`~zoo.datasets.source.ImageSet` to
+:class:`Trainer`, which only ever calls ``model.train_step`` and ``model.sample``. It draws
+batches, shows progress, logs metrics (JSONL, and TensorBoard when installed), writes sample
+grids and checkpoints, and stops cleanly on Ctrl-C.
+
+Batch order is a pure function of (seed, step), and checkpoints carry optimizer and RNG
+state, so a resumed seeded CPU run computes the same losses as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torchvision.utils import save_image
+
+from zoo import checkpoint, runs
+from zoo import config as config_module
+from zoo.atomic import atomic_path
+from zoo.contract import Model
+from zoo.datasets import load_dataset
+from zoo.datasets.source import ImageSet
+from zoo.device import pick_device
+from zoo.errors import UsageError, ZooError
+from zoo.models import get_model
+
+# Datasets up to this size are moved to the GPU whole, so batches never cross the bus.
+DEVICE_DATA_LIMIT = 2 * 1024**3
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    steps: int | None = None
+    """Total number of steps to reach (also when resuming); default 2000 if epochs is unset."""
+    epochs: int | None = None
+    batch_size: int = 64
+    seed: int = 0
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 2
+    n_samples: int = 64
+    progress: bool = True
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    interrupted: bool
+    losses: dict[str, float]
+
+
+class BatchOrder:
+    """Which images make up the batch of each step: a fresh seeded permutation per epoch."""
+
+    def __init__(self, size: int, batch_size: int, seed: int) -> None:
+        if batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+        if size < batch_size:
+            raise UsageError(f"the dataset has {size} images, fewer than --batch-size {batch_size}; lower it")
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.batches_per_epoch = size // batch_size  # the last partial batch is dropped
+        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
+
+    def indices(self, step: int) -> torch.Tensor:
+        """Image indices for 1-based ``step``."""
+        epoch, position = divmod(step - 1, self.batches_per_epoch)
+        if epoch != self._epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._perm = epoch, torch.randperm(self.size, generator=generator)
+        return self._perm[position * self.batch_size : (position + 1) * self.batch_size]
+
+
+class Trainer:
+    def __init__(self, model: Model, data: ImageSet, run_dir: Path, options: TrainOptions) -> None:
+        self.model, self.run_dir, self.options = model, run_dir, options
+        nbytes = data.images.numel() * data.images.element_size()
+        on_device = model.device.type != "cpu" and nbytes <= DEVICE_DATA_LIMIT
+        self.data = data.to(model.device) if on_device else data
+        self.order = BatchOrder(len(data), options.batch_size, options.seed)
+        self.total_steps = total_steps(options, self.order.batches_per_epoch)
+        self._stop_requested = False
+
+    def run(self, start_step: int = 0, on_log: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+        """Train from ``start_step`` (the last completed step) to the total; checkpoint at the end."""
+        from tqdm.auto import tqdm
+
+        opts = self.options
+        if start_step >= self.total_steps:
+            raise UsageError(
+                f"the run is already at step {start_step}; pass --steps larger than that to train further"
+            )
+        writer = _tensorboard_writer(self.run_dir)
+        bar = tqdm(total=self.total_steps, initial=start_step, disable=not opts.progress, unit="step", dynamic_ncols=True)
+        sums: dict[str, float] = {}
+        count, images_seen = 0, 0
+        interval_start = time.perf_counter()
+        step, losses = start_step, {}
+        restore_sigint = self._catch_sigint()
+        try:
+            for step in range(start_step + 1, self.total_steps + 1):
+                batch = self.data.batch(self.order.indices(step))
+                if batch.images.device != self.model.device:
+                    batch = dataclasses.replace(
+                        batch,
+                        images=batch.images.to(self.model.device, non_blocking=True),
+                        labels=None if batch.labels is None else batch.labels.to(self.model.device),
+                    )
+                losses = self.model.train_step(batch, step)
+                for key, value in losses.items():
+                    sums[key] = sums.get(key, 0.0) + float(value)
+                count += 1
+                images_seen += batch.images.shape[0]
+                bar.update(1)
+
+                if step % opts.log_every == 0 or step == self.total_steps or self._stop_requested:
+                    elapsed = time.perf_counter() - interval_start
+                    entry = {
+                        "step": step,
+                        "epoch": (step - 1) // self.order.batches_per_epoch + 1,
+                        "images_per_s": round(images_seen / elapsed, 1) if elapsed > 0 else None,
+                        **{k: v / count for k, v in sums.items()},
+                        "time": time.time(),
+                    }
+                    self._log(entry, writer)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in entry.items() if k.startswith("loss")} | {"img/s": entry["images_per_s"]})
+                    if on_log is not None:
+                        on_log(entry)
+                    sums, count, images_seen = {}, 0, 0
+                    interval_start = time.perf_counter()
+                if step % opts.sample_every == 0 or step == self.total_steps:
+                    self.save_samples(step)
+                if self._stop_requested:
+                    break
+                if step % opts.checkpoint_every == 0 and step != self.total_steps:
+                    checkpoint.save(self.run_dir, self.model, step, keep=opts.keep_checkpoints)
+        finally:
+            restore_sigint()
+            bar.close()
+            if writer is not None:
+                writer.close()
+        if step > start_step:
+            checkpoint.save(self.run_dir, self.model, step, keep=opts.keep_checkpoints)
+        return TrainResult(self.run_dir, step, self._stop_requested and step < self.total_steps, losses)
+
+    def save_samples(self, step: int) -> Path:
+        images = self.model.sample(self.options.n_samples, seed=self.options.seed)
+        return save_grid(images, self.run_dir / "samples" / f"step-{step:08d}.png")
+
+    def _log(self, entry: dict[str, Any], writer: Any) -> None:
+        with open(self.run_dir / runs.METRICS, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
+        if writer is not None:
+            for key, value in entry.items():
+                if key not in ("step", "time", "epoch") and isinstance(value, (int, float)):
+                    writer.add_scalar(key, value, entry["step"])
+
+    def _catch_sigint(self) -> Callable[[], None]:
+        """First Ctrl-C: finish the step, checkpoint, stop. A second one interrupts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            self._stop_requested = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, handler)
+        return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def total_steps(options: TrainOptions, batches_per_epoch: int) -> int:
+    if options.steps is not None and options.epochs is not None:
+        raise UsageError("give --steps or --epochs, not both")
+    if options.epochs is not None:
+        if options.epochs < 1:
+            raise UsageError(f"--epochs must be at least 1, got {options.epochs}")
+        return options.epochs * batches_per_epoch
+    steps = 2000 if options.steps is None else options.steps
+    if steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {steps}")
+    return steps
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path:
+    """Write images in [0, 1] as one PNG grid, atomically."""
+    nrow = nrow or max(1, int(round(len(images) ** 0.5)))
+    with atomic_path(path) as tmp:
+        save_image(images, tmp, nrow=nrow, padding=2, format="png")
+    return path
+
+
+def _tensorboard_writer(run_dir: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional: pip install 'zoo[tensorboard]'
+        return None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
+def train(
+    name: str,
+    *,
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    split: str = "train",
+    image_size: int | None = None,
+    channels: int | None = None,
+    download: bool = False,
+    overrides: list[str] | tuple[str, ...] = (),
+    device: str | None = "auto",
+    runs_dir: str | Path | None = None,
+    options: TrainOptions | None = None,
+    on_start: Callable[[Path, ImageSet], None] | None = None,
+) -> TrainResult:
+    """Start a new run of model ``name`` (``zoo train``)."""
+    import zoo
+
+    options = options or TrainOptions()
+    plugin = get_model(name)
+    config = config_module.apply_overrides(plugin.Config(), overrides)
+    dataset = dataset or plugin.default_dataset
+    data = load_dataset(dataset, split=split, data_dir=data_dir, image_size=image_size, channels=channels, download=download)
+    if plugin.conditional and data.labels is None:
+        raise UsageError(f"{name} is class-conditional but dataset {dataset!r} has no labels; pick a labelled dataset")
+    torch_device = pick_device(device)
+    # Validate the step budget before anything is written to disk.
+    order = BatchOrder(len(data), options.batch_size, options.seed)
+    total = total_steps(options, order.batches_per_epoch)
+    torch.manual_seed(options.seed)
+    model = plugin.build(config, data.spec, torch_device)
+    record = {
+        "model": name,
+        "plugin_version": plugin.version,
+        "config": config_module.to_dict(config),
+        "dataset": {
+            "name": dataset,
+            "split": data.split,
+            "data_dir": str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None,
+            "image_size": data.spec.height,
+            "channels": data.spec.channels,
+            "size": len(data),
+            "spec": dataclasses.asdict(data.spec),
+            "note": data.note,
+        },
+        "training": {**dataclasses.asdict(options), "steps": total, "epochs": options.epochs, "device": str(torch_device)},
+        "seed": options.seed,
+        "zoo_version": zoo.__version__,
+        "torch_version": torch.__version__,
+    }
+    run_dir = runs.create(runs.runs_root(runs_dir), name, record)
+    if on_start is not None:
+        on_start(run_dir, data)
+    trainer = Trainer(model, data, run_dir, dataclasses.replace(options, steps=total, epochs=None))
+    return trainer.run(0)
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    steps: int | None = None,
+    device: str | None = "auto",
+    progress: bool = True,
+    name: str | None = None,
+) -> TrainResult:
+    """Continue a run from its newest checkpoint up to ``steps`` in total (``zoo train --resume``)."""
+    run_dir = Path(run_dir).expanduser()
+    record = runs.read_config(run_dir)
+    if name is not None and record["model"] != name:
+        raise ZooError(f"{run_dir} is a run of {record['model']!r}, not {name!r}")
+    fields = {f.name for f in dataclasses.fields(TrainOptions)}
+    options = TrainOptions(**{k: v for k, v in record["training"].items() if k in fields})
+    options = dataclasses.replace(options, steps=steps if steps is not None else options.steps, epochs=None, progress=progress)
+    info = record["dataset"]
+    data = load_dataset(
+        info["name"], split=info["split"], data_dir=info["data_dir"], image_size=info["image_size"], channels=info["channels"]
+    )
+    if len(data) != info["size"]:
+        raise ZooError(f"dataset {info['name']!r} now has {len(data)} images, the run was trained on {info['size']}")
+    _, _, model = runs.build_from_record(record, pick_device(device))
+    step, folder = checkpoint.latest_checkpoint(run_dir)
+    checkpoint.load_weights(model, folder)
+    checkpoint.load_training_state(model, folder)
+    return Trainer(model, data, run_dir, options).run(step)
