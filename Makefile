@@ -1,0 +1,29 @@
+# Two commands for a fresh machine (see README.md):
+#   make demo   create .venv, install zoo, train a DCGAN on the embedded digits, draw samples.png
+#   make test   create .venv, install zoo with its test tools, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/zoo train dcgan --seed 0
+	$(BIN)/zoo sample dcgan -n 64 --seed 0 --out samples.png
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/train_speed.py
+
+clean:
+	rm -rf $(VENV) runs samples.png

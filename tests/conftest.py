@@ -1,0 +1,48 @@
+"""Shared fixtures: an isolated runs folder, the real MNIST test set, and the CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+
+# Small networks keep the suite fast; the architecture is the same as the defaults'.
+TINY_DCGAN = ("--set", "generator_width=8", "--set", "discriminator_width=8", "--set", "latent_dim=16")
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh runs folder, also exported as ZOO_RUNS_DIR (as a user would set it)."""
+    path = tmp_path / "runs"
+    monkeypatch.setenv("ZOO_RUNS_DIR", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST test set beside the project; on CI its absence is a failure, not a skip."""
+    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
+        message = f"the MNIST test set is missing: expected {MNIST_DIR}/t10k-images-idx3-ubyte.gz"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return MNIST_DIR
+
+
+class Cli:
+    """Runs ``zoo`` in-process through click's runner (stdout and stderr kept apart)."""
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None):
+        from zoo.cli import cli
+
+        return CliRunner().invoke(cli, list(args), obj={}, env=env, catch_exceptions=False)
+
+
+@pytest.fixture
+def zoo_cli() -> Cli:
+    return Cli()

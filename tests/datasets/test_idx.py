@@ -1,0 +1,174 @@
+"""MNIST and Fashion-MNIST idx files: the reader, the folder layouts, and the real test set."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from zoo.datasets import load_dataset
+from zoo.datasets.idx import MNIST, FashionMNIST, read_idx
+from zoo.errors import ZooError
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(scope="module")
+def mnist_dir() -> Path:
+    """The real MNIST test set shipped beside the repository (required on CI)."""
+    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file():
+        message = f"the MNIST test set is not at {SHARED_MNIST.resolve()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return SHARED_MNIST
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = idx_bytes(array)
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+def make_split(folder: Path, prefix: str, n: int, *, gz: bool = True, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+    suffix = ".gz" if gz else ""
+    write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images)
+    write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels)
+    return images, labels
+
+
+def load(source: type = MNIST, **kwargs):
+    options = {"split": "train", "image_size": 28, "channels": 1} | kwargs
+    return source().load(**options)
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_flat_files_round_trip(tmp_path: Path, gz: bool) -> None:
+    images, labels = make_split(tmp_path, "train", 7, gz=gz)
+    loaded = load(data_dir=tmp_path)
+    assert loaded.images.shape == (7, 1, 28, 28) and loaded.images.dtype == torch.uint8
+    assert torch.equal(loaded.images[:, 0], torch.from_numpy(images))
+    assert loaded.labels.dtype == torch.int64 and loaded.labels.tolist() == labels.tolist()
+    assert loaded.spec.num_classes == 10 and loaded.split == "train" and loaded.note == ""
+
+
+def test_each_split_reads_its_own_files(tmp_path: Path) -> None:
+    train, _ = make_split(tmp_path, "train", 5, seed=1)
+    test, _ = make_split(tmp_path, "t10k", 3, seed=2)
+    assert torch.equal(load(data_dir=tmp_path).images[:, 0], torch.from_numpy(train))
+    assert torch.equal(load(data_dir=tmp_path, split="test").images[:, 0], torch.from_numpy(test))
+
+
+@pytest.mark.parametrize("source, folder", [(MNIST, "MNIST"), (FashionMNIST, "FashionMNIST")])
+def test_torchvision_layout(tmp_path: Path, source: type, folder: str) -> None:
+    images, _ = make_split(tmp_path / folder / "raw", "t10k", 4, gz=False)
+    loaded = load(source, data_dir=tmp_path, split="test")
+    assert torch.equal(loaded.images[:, 0], torch.from_numpy(images))
+    assert loaded.name == source.name
+
+
+def test_fashion_does_not_read_mnist_torchvision_folder(tmp_path: Path) -> None:
+    make_split(tmp_path / "MNIST" / "raw", "t10k", 4)
+    with pytest.raises(ZooError, match="fashion-mnist test split not found"):
+        load(FashionMNIST, data_dir=tmp_path, split="test")
+
+
+def test_train_falls_back_to_test_with_a_note(tmp_path: Path) -> None:
+    images, _ = make_split(tmp_path, "t10k", 6)
+    loaded = load(data_dir=tmp_path, split="train")
+    assert torch.equal(loaded.images[:, 0], torch.from_numpy(images))
+    assert loaded.split == "test"
+    assert "no train split" in loaded.note and "test split" in loaded.note
+
+
+def test_resize_and_channels(tmp_path: Path) -> None:
+    make_split(tmp_path, "train", 3)
+    loaded = load(data_dir=tmp_path, image_size=14, channels=3)
+    assert loaded.images.shape == (3, 3, 14, 14)
+    assert torch.equal(loaded.images[:, 0], loaded.images[:, 2])
+
+
+def test_missing_files_name_every_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ZooError) as info:
+        load(data_dir=missing, split="test")
+    message = str(info.value)
+    assert "\n" not in message and "--download" in message
+    for path in (
+        missing / "t10k-images-idx3-ubyte[.gz]",
+        missing / "t10k-labels-idx1-ubyte[.gz]",
+        missing / "MNIST" / "raw" / "t10k-images-idx3-ubyte[.gz]",
+        missing / "MNIST" / "raw" / "t10k-labels-idx1-ubyte[.gz]",
+    ):
+        assert str(path) in message
+
+
+def test_images_without_labels_count_as_missing(tmp_path: Path) -> None:
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(ZooError, match="not found"):
+        load(data_dir=tmp_path, split="test")
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_truncated_file_names_the_path(tmp_path: Path, gz: bool) -> None:
+    make_split(tmp_path, "t10k", 5, gz=gz)
+    path = tmp_path / ("t10k-images-idx3-ubyte" + (".gz" if gz else ""))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ZooError) as info:
+        load(data_dir=tmp_path, split="test")
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_reader_rejects_wrong_magic_dims_and_size(tmp_path: Path) -> None:
+    good = idx_bytes(np.zeros((2, 3, 3), np.uint8))
+    cases = {
+        "float.idx": good[:2] + b"\x0d" + good[3:],  # float32 type code
+        "dims.idx": idx_bytes(np.zeros((6,), np.uint8)),  # labels where images are expected
+        "long.idx": good + b"\x00",
+        "short.idx": good[:6],
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ZooError, match=re.escape(str(tmp_path / name))):
+            read_idx(tmp_path / name, 3)
+    (tmp_path / "good.idx").write_bytes(good)
+    assert read_idx(tmp_path / "good.idx", 3).shape == (2, 3, 3)
+
+
+def test_image_and_label_counts_must_agree(tmp_path: Path) -> None:
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((3, 28, 28), np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(4, np.uint8))
+    with pytest.raises(ZooError, match="3 images but .* 4 labels"):
+        load(data_dir=tmp_path, split="test")
+
+
+def test_real_mnist_test_set(mnist_dir: Path) -> None:
+    test = load_dataset("mnist", split="test", data_dir=mnist_dir)
+    assert test.images.shape == (10_000, 1, 28, 28) and test.images.dtype == torch.uint8
+    assert int(test.images.min()) == 0 and int(test.images.max()) == 255
+    counts = test.labels.bincount(minlength=10)
+    assert len(counts) == 10 and int(counts.sum()) == 10_000
+    assert int(counts[1]) == 1135  # the published count of ones in the MNIST test set
+    assert test.labels.min() == 0 and test.labels.max() == 9 and test.note == ""
+
+
+def test_real_mnist_train_request_uses_the_test_set(mnist_dir: Path) -> None:
+    loaded = load_dataset("mnist", split="train", data_dir=mnist_dir, image_size=16)
+    assert loaded.images.shape == (10_000, 1, 16, 16)
+    assert loaded.split == "test" and "test split" in loaded.note

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from zoo import DataSpec, get_model
+from zoo.contract import Batch
+from zoo.errors import UsageError
+
+TINY = {"latent_dim": 8, "generator_width": 4, "discriminator_width": 4}
+
+
+def build(spec: DataSpec, **overrides):
+    plugin = get_model("dcgan")
+    config = plugin.Config(**{**TINY, **overrides})
+    torch.manual_seed(0)
+    return plugin.build(config, spec)
+
+
+@pytest.mark.parametrize("side", [16, 28, 32, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_generator_and_discriminator_fit_the_image_shape(side, channels):
+    model = build(DataSpec(channels, side, side))
+    images = model.sample(5, seed=0)
+    assert images.shape == (5, channels, side, side)
+    assert images.min() >= 0 and images.max() <= 1
+    assert model.discriminator(torch.zeros(3, channels, side, side)).shape == (3,)
+
+
+def test_unsupported_sizes_are_refused_with_a_hint():
+    with pytest.raises(UsageError, match="--image-size"):
+        build(DataSpec(1, 30, 30))
+    with pytest.raises(UsageError, match="square"):
+        build(DataSpec(1, 32, 16))
+
+
+def test_weights_follow_the_paper_initialisation():
+    model = build(DataSpec(1, 64, 64), generator_width=32, discriminator_width=32)
+    weights = torch.cat([m.weight.flatten() for m in model.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)])
+    assert abs(weights.std().item() - 0.02) < 0.002 and abs(weights.mean().item()) < 0.002
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in list(model.discriminator.net)[:2])
+    assert not any(isinstance(m, (torch.nn.MaxPool2d, torch.nn.AvgPool2d)) for m in model.discriminator.modules())
+
+
+def test_optimizers_are_adam_with_beta1_one_half():
+    model = build(DataSpec(1, 16, 16))
+    for optimizer in model.optimizers.values():
+        assert isinstance(optimizer, torch.optim.Adam)
+        assert optimizer.param_groups[0]["lr"] == 2e-4 and optimizer.param_groups[0]["betas"][0] == 0.5
+
+
+def test_train_step_updates_both_networks_and_returns_float_losses():
+    model = build(DataSpec(1, 16, 16))
+    before = {name: [p.clone() for p in m.parameters()] for name, m in model.modules.items()}
+    losses = model.train_step(Batch(torch.rand(8, 1, 16, 16)), step=1)
+    assert set(losses) >= {"loss_d", "loss_g"} and all(isinstance(v, float) for v in losses.values())
+    for name, module in model.modules.items():
+        assert any(not torch.equal(a, b) for a, b in zip(before[name], module.parameters())), name
+
+
+def test_samples_are_seeded_and_independent_of_batch_size():
+    model = build(DataSpec(1, 16, 16))
+    model.train_step(Batch(torch.rand(8, 1, 16, 16)), step=1)  # give BatchNorm running statistics
+    assert torch.equal(model.sample(4, seed=3), model.sample(4, seed=3))
+    assert not torch.equal(model.sample(4, seed=3), model.sample(4, seed=4))
+    assert torch.allclose(model.sample(8, seed=3)[:4], model.sample(4, seed=3), atol=1e-6)
+    with pytest.raises(UsageError, match="unconditional"):
+        model.sample(2, seed=0, label=1)
+
+
+def test_export_graph_matches_sample():
+    model = build(DataSpec(3, 32, 32))
+    graph = model.export_graphs()["generator"]
+    (latent,) = graph.example_inputs(batch=4, seed=7)
+    assert graph.input_names == ["latent"] and latent.shape == (4, 8)
+    assert graph.dynamic_axes == {"latent": {0: "batch"}, "image": {0: "batch"}}
+    graph.module.eval()
+    expected = model.sample(4, seed=7)
+    assert torch.allclose(graph.module(latent), expected, atol=1e-6)

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo import checkpoint, runs
+from zoo.errors import UsageError
+from zoo.trainer import BatchOrder, TrainOptions, resume, train
+
+TINY = ("generator_width=16", "discriminator_width=16", "latent_dim=16")
+
+
+def tiny_options(**kw) -> TrainOptions:
+    return TrainOptions(**{"batch_size": 32, "log_every": 5, "sample_every": 20, "checkpoint_every": 10, "progress": False, **kw})
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / runs.METRICS).read_text().splitlines()]
+
+
+def test_dcgan_trains_on_digits_with_finite_losses_and_varied_samples(runs_dir):
+    result = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=60))
+    assert result.step == 60 and not result.interrupted
+    logged = metrics(result.run_dir)
+    assert [m["step"] for m in logged] == list(range(5, 65, 5))
+    assert all(torch.isfinite(torch.tensor([m["loss_d"], m["loss_g"]])).all() for m in logged)
+    assert all(m["images_per_s"] > 0 for m in logged)
+    images = zoo.load_run(result.run_dir).sample(16, seed=0)
+    assert images.shape == (16, 1, 16, 16)
+    assert images.std(dim=0).mean() > 0.01, "all samples look the same"
+    assert images.std() > 0.03, "samples are flat"
+    assert sorted(p.name for p in (result.run_dir / "samples").iterdir()) == ["step-00000020.png", "step-00000040.png", "step-00000060.png"]
+    record = runs.read_config(result.run_dir)
+    assert record["model"] == "dcgan" and record["seed"] == 0 and record["torch_version"] == torch.__version__
+    assert record["config"]["latent_dim"] == 16 and record["dataset"]["spec"] == {"channels": 1, "height": 16, "width": 16, "num_classes": 10}
+    # keep_checkpoints=2: the newest two survive
+    assert [step for step, _ in checkpoint.list_checkpoints(result.run_dir)] == [50, 60]
+
+
+def test_resume_continues_with_the_losses_of_an_uninterrupted_run(runs_dir):
+    full = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=30))
+    half = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=15, checkpoint_every=100))
+    resumed = resume(half.run_dir, steps=30, device="cpu", progress=False)
+    assert resumed.step == 30
+    strip = lambda ms: [{k: v for k, v in m.items() if k not in ("time", "images_per_s")} for m in ms]  # noqa: E731
+    assert strip(metrics(half.run_dir)) == strip(metrics(full.run_dir))
+    assert torch.equal(zoo.load_run(half.run_dir).sample(8, seed=1), zoo.load_run(full.run_dir).sample(8, seed=1))
+
+
+def test_resume_of_a_finished_run_asks_for_more_steps(runs_dir):
+    done = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=5))
+    with pytest.raises(UsageError, match="already at step 5; pass --steps larger"):
+        resume(done.run_dir, device="cpu", progress=False)
+
+
+def test_epochs_count_whole_passes_over_the_data(runs_dir):
+    result = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(epochs=1, batch_size=256))
+    assert result.step == 1617 // 256
+
+
+def test_batch_order_is_a_seeded_permutation_per_epoch():
+    order = BatchOrder(10, 3, seed=1)
+    epoch1 = torch.cat([order.indices(s) for s in (1, 2, 3)])
+    assert len(set(epoch1.tolist())) == 9
+    assert torch.equal(BatchOrder(10, 3, seed=1).indices(5), order.indices(5))
+    assert not torch.equal(BatchOrder(10, 3, seed=2).indices(1), BatchOrder(10, 3, seed=1).indices(1))
+    with pytest.raises(UsageError, match="fewer than --batch-size"):
+        BatchOrder(10, 11, seed=0)
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    env = {**os.environ, "ZOO_RUNS_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "train", "dcgan", "--steps", "100000", "--log-every", "2", "--no-progress", *sum((["--set", s] for s in TINY), [])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.time() + 120
+    while not list(tmp_path.glob("dcgan/*/metrics.jsonl")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted at step" in stderr
+    run_dir = Path(stdout.strip())
+    step, _ = checkpoint.latest_checkpoint(run_dir)
+    assert 0 < step < 100000
+    assert zoo.load_run(run_dir).sample(2, seed=0).shape == (2, 1, 16, 16)

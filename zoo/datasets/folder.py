@@ -1,0 +1,78 @@
+"""``folder:PATH``: every image file under a directory, as one unlabelled training set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zoo.datasets.source import DatasetSource, ImageSet
+from zoo.errors import UsageError, ZooError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def find_images(root: Path) -> list[Path]:
+    """Image files under ``root`` (any depth, extension case ignored), in sorted path order."""
+    found = [p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file()]
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+class ImageFolder(DatasetSource):
+    """Images read from ``PATH`` recursively, sorted by path so every load has the same order.
+
+    Each image is scaled so its short side is the target size, centre-cropped to a square,
+    and converted to greyscale or RGB as asked (alpha is dropped). There is one split,
+    ``train``, holding every image; there are no labels.
+    """
+
+    name = "folder"
+    summary = "every .png/.jpg/.jpeg/.bmp/.webp under a directory: folder:PATH (unlabelled)"
+    default_size = 64
+    default_channels = 3
+    splits = ("train",)
+    needs_data_dir = False
+    takes_argument = True
+
+    def load(
+        self,
+        *,
+        split: str,
+        image_size: int,
+        channels: int,
+        data_dir: Path | None = None,
+        download: bool = False,
+        argument: str | None = None,
+    ) -> ImageSet:
+        if not argument:
+            raise UsageError("dataset 'folder' needs an argument: use folder:PATH")
+        root = Path(argument).expanduser()
+        if not root.is_dir():
+            state = "is not a directory" if root.exists() else "does not exist"
+            raise ZooError(f"folder:{argument}: {root} {state}")
+        paths = find_images(root)
+        if not paths:
+            raise ZooError(f"folder:{argument}: no images found under {root} (looked for {', '.join(EXTENSIONS)})")
+        out = np.empty((len(paths), image_size, image_size, channels), dtype=np.uint8)
+        for i, path in enumerate(paths):
+            out[i] = _read(path, image_size, channels)
+        images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+        return ImageSet(self.name, split, images)
+
+
+def _read(path: Path, image_size: int, channels: int) -> np.ndarray:
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)  # phone photos store rotation in EXIF
+            if img.mode.startswith("I;16"):
+                # Pillow clips 16-bit greyscale to 255 when converting; keep the high byte instead
+                img = Image.fromarray((np.asarray(img) >> 8).astype(np.uint8))
+            img = img.convert("RGB" if channels == 3 else "L")
+            img = ImageOps.fit(img, (image_size, image_size), method=Image.Resampling.LANCZOS)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # UnidentifiedImageError is an OSError
+        reason = " ".join(str(exc).split())
+        raise ZooError(f"cannot read image {path}: {reason}") from exc
+    return np.asarray(img).reshape(image_size, image_size, channels)

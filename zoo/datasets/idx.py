@@ -1,0 +1,159 @@
+"""MNIST and Fashion-MNIST, read straight from their idx files (gzipped or not).
+
+Under ``--data-dir DIR`` a split's two files are looked for flat in ``DIR`` (as they are
+distributed) and in torchvision's layout ``DIR/MNIST/raw`` (``DIR/FashionMNIST/raw``).
+Both datasets use the same file names, so in the flat layout the folder alone says which
+one is read: point ``fashion-mnist`` at a folder of Fashion-MNIST files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from zoo.datasets.source import DatasetSource, ImageSet, to_uint8_images
+from zoo.errors import UsageError, ZooError
+
+_UBYTE = 0x08
+"""The idx type code for unsigned bytes, the only one MNIST-style files use."""
+
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """The uint8 array in an idx file with ``ndim`` dimensions; ``ZooError`` if malformed."""
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise ZooError(f"cannot read idx file {path}: {exc}") from exc
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ZooError(f"idx file {path} is truncated: {len(data)} bytes, shorter than its header")
+    if data[0] != 0 or data[1] != 0 or data[2] != _UBYTE or data[3] != ndim:
+        raise ZooError(
+            f"{path} is not an idx file of unsigned bytes with {ndim} dimension(s): magic number {data[:4].hex()}, "
+            f"expected 0000{_UBYTE:02x}{ndim:02x}"
+        )
+    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(dims)) + header
+    if len(data) != expected:
+        state = "truncated" if len(data) < expected else "longer than its header says"
+        raise ZooError(f"idx file {path} is {state}: {len(data)} bytes, expected {expected} for shape {dims}")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+class IdxDataset(DatasetSource):
+    """A 28x28 greyscale, 10-class dataset distributed as MNIST-style idx files."""
+
+    default_size = 28
+    default_channels = 1
+    torchvision_name: ClassVar[str]
+    """The torchvision dataset class, which is also its folder: ``DIR/<name>/raw``."""
+    url: ClassVar[str]
+    prefixes: ClassVar[dict[str, str]] = {"train": "train", "test": "t10k"}
+
+    def load(
+        self,
+        *,
+        split: str,
+        image_size: int,
+        channels: int,
+        data_dir: Path | None = None,
+        download: bool = False,
+        argument: str | None = None,
+    ) -> ImageSet:
+        if data_dir is None:
+            raise UsageError(f"dataset {self.name!r} is read from local files: pass --data-dir DIR")
+        files = self.find(data_dir, split)
+        if files is None and download:
+            self.download(data_dir, split)
+            files = self.find(data_dir, split)
+        note = ""
+        if files is None and split == "train":
+            files = self.find(data_dir, "test")
+            if files is not None:
+                note = (
+                    f"{self.name} has no train split in {data_dir}, only the test split; "
+                    f"loaded the test split ({files[0].name}) instead"
+                )
+        if files is None:
+            raise ZooError(self.missing_message(data_dir, split))
+        image_path, label_path = files
+        raw = read_idx(image_path, 3)
+        labels = read_idx(label_path, 1)
+        if len(raw) != len(labels):
+            raise ZooError(f"{image_path} holds {len(raw)} images but {label_path} holds {len(labels)} labels")
+        if labels.size and labels.max() > 9:
+            raise ZooError(f"{label_path} holds label {labels.max()}; {self.name} labels are 0-9")
+        images = to_uint8_images(torch.from_numpy(raw.copy()).unsqueeze(1), image_size, channels)
+        return ImageSet(
+            self.name,
+            "test" if note else split,
+            images,
+            torch.from_numpy(labels.astype(np.int64)),
+            num_classes=10,
+            note=note,
+        )
+
+    def folders(self, data_dir: Path) -> list[Path]:
+        return [data_dir, data_dir / self.torchvision_name / "raw"]
+
+    def stems(self, split: str) -> tuple[str, str]:
+        prefix = self.prefixes[split]
+        return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+
+    def find(self, data_dir: Path, split: str) -> tuple[Path, Path] | None:
+        """The split's (images, labels) files in the first folder holding both, else None."""
+        for folder in self.folders(data_dir):
+            found = [self._either(folder, stem) for stem in self.stems(split)]
+            if found[0] is not None and found[1] is not None:
+                return found[0], found[1]
+        return None
+
+    @staticmethod
+    def _either(folder: Path, stem: str) -> Path | None:
+        for name in (f"{stem}.gz", stem):
+            if (folder / name).is_file():
+                return folder / name
+        return None
+
+    def missing_message(self, data_dir: Path, split: str) -> str:
+        stems = self.stems(split)
+        looked = ", ".join(str(folder / f"{stem}[.gz]") for folder in self.folders(data_dir) for stem in stems)
+        return (
+            f"{self.name} {split} split not found: looked for {looked}; "
+            f"download the idx files from {self.url} into {data_dir}, or pass --download"
+        )
+
+    def download(self, data_dir: Path, split: str) -> None:
+        """Fetch the split with torchvision into ``DIR/<torchvision_name>/raw``."""
+        from torchvision import datasets
+
+        try:
+            getattr(datasets, self.torchvision_name)(root=str(data_dir), train=split == "train", download=True)
+        except (RuntimeError, OSError) as exc:  # URLError is an OSError
+            reason = " ".join(str(exc).split())
+            raise ZooError(f"could not download {self.name} into {data_dir}: {reason}") from exc
+
+
+class MNIST(IdxDataset):
+    """The MNIST handwritten digits: 60,000 train and 10,000 test images, 28x28, labels 0-9."""
+
+    name = "mnist"
+    summary = "MNIST handwritten digits, 28x28 greyscale, 10 classes (idx files under --data-dir)"
+    torchvision_name = "MNIST"
+    url = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+
+
+class FashionMNIST(IdxDataset):
+    """Zalando's Fashion-MNIST clothing images: 60,000 train and 10,000 test, 28x28, 10 classes."""
+
+    name = "fashion-mnist"
+    summary = "Fashion-MNIST clothing images, 28x28 greyscale, 10 classes (idx files under --data-dir)"
+    torchvision_name = "FashionMNIST"
+    url = "https://github.com/zalandoresearch/fashion-mnist"

@@ -1,0 +1,116 @@
+"""Datasets read through torchvision's own classes: CIFAR-10 and LFW (people)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zoo.datasets.source import DatasetSource, ImageSet, to_uint8_images
+from zoo.errors import UsageError, ZooError
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _require_dir(name: str, data_dir: Path | None) -> Path:
+    if data_dir is None:
+        raise UsageError(f"dataset {name!r} is read from local files: pass --data-dir DIR")
+    return data_dir
+
+
+class CIFAR10(DatasetSource):
+    """CIFAR-10: 50,000 train and 10,000 test colour images, 32x32, 10 classes."""
+
+    name = "cifar10"
+    summary = "CIFAR-10 photos, 32x32 colour, 10 classes (torchvision's python batches under --data-dir)"
+    default_size = 32
+    default_channels = 3
+
+    def load(
+        self,
+        *,
+        split: str,
+        image_size: int,
+        channels: int,
+        data_dir: Path | None = None,
+        download: bool = False,
+        argument: str | None = None,
+    ) -> ImageSet:
+        from torchvision import datasets
+
+        data_dir = _require_dir(self.name, data_dir)
+        try:
+            cifar = datasets.CIFAR10(root=str(data_dir), train=split == "train", download=download)
+        except (RuntimeError, OSError) as exc:  # missing/corrupt files, or a failed download (URLError)
+            if download:
+                raise ZooError(f"could not download CIFAR-10 into {data_dir}: {_one_line(exc)}") from exc
+            raise ZooError(
+                f"CIFAR-10 not found or corrupt in {data_dir / 'cifar-10-batches-py'}/; "
+                f"pass --download to fetch it into {data_dir}"
+            ) from exc
+        # .data is already one (N, 32, 32, 3) uint8 array: no per-image work needed
+        images = torch.from_numpy(cifar.data).permute(0, 3, 1, 2)
+        labels = torch.as_tensor(cifar.targets, dtype=torch.int64)
+        return ImageSet(self.name, split, to_uint8_images(images, image_size, channels), labels, num_classes=10)
+
+
+class LFW(DatasetSource):
+    """Labeled Faces in the Wild (funneled), through ``torchvision.datasets.LFWPeople``.
+
+    Each 250x250 photo is cropped to its central 128x128 pixels, which hold the face (the
+    rest is background and shoulders), then resized. Identities are not used as labels:
+    most people have one image, so the set is treated as unlabelled. torchvision can no
+    longer download LFW, so the files must be put in place by hand.
+    """
+
+    name = "lfw"
+    summary = "Labeled Faces in the Wild, face crops in colour, unlabelled (torchvision's lfw-py under --data-dir)"
+    default_size = 64
+    default_channels = 3
+
+    crop_fraction = 128 / 250
+
+    def load(
+        self,
+        *,
+        split: str,
+        image_size: int,
+        channels: int,
+        data_dir: Path | None = None,
+        download: bool = False,
+        argument: str | None = None,
+    ) -> ImageSet:
+        from torchvision import datasets
+
+        data_dir = _require_dir(self.name, data_dir)
+        try:
+            lfw = datasets.LFWPeople(root=str(data_dir), split=split)
+        except (RuntimeError, OSError) as exc:
+            expected = data_dir / "lfw-py"
+            why = "torchvision can no longer download LFW; " if download else ""
+            raise ZooError(
+                f"LFW not found or corrupt in {expected}/: {why}put lfw-funneled.tgz, its extracted lfw_funneled/, "
+                f"lfw-names.txt, peopleDevTrain.txt and peopleDevTest.txt there "
+                f"(e.g. from https://www.kaggle.com/datasets/jessicali9530/lfw-dataset)"
+            ) from exc
+        out = np.empty((len(lfw.data), image_size, image_size, channels), dtype=np.uint8)
+        for i, path in enumerate(lfw.data):
+            out[i] = self._face(Path(path), image_size, channels)
+        images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+        return ImageSet(self.name, split, images)
+
+    def _face(self, path: Path, image_size: int, channels: int) -> np.ndarray:
+        from PIL import Image
+
+        try:
+            with Image.open(path) as img:
+                img = img.convert("RGB" if channels == 3 else "L")
+        except OSError as exc:  # missing file, or UnidentifiedImageError
+            raise ZooError(f"cannot read LFW image {path}: {_one_line(exc)}") from exc
+        side = round(min(img.size) * self.crop_fraction)
+        left, top = (img.width - side) // 2, (img.height - side) // 2
+        face = img.crop((left, top, left + side, top + side)).resize((image_size, image_size), Image.Resampling.LANCZOS)
+        return np.asarray(face).reshape(image_size, image_size, channels)
