@@ -227,8 +227,10 @@ def sample_command(name: str, run: str, n: int, seed: int | None, label: int | N
     """Draw N images from a trained model into a PNG grid."""
     from zoo import runs
     from zoo.device import pick_device
+    from zoo.models import get_model
     from zoo.trainer import save_grid
 
+    get_model(name)  # an unknown or broken model is the first thing to report
     if n < 1:
         raise UsageError(f"-n must be at least 1, got {n}")
     if not out.lower().endswith(".png"):

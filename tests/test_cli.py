@@ -1,0 +1,119 @@
+"""The command line, through click's runner and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from support import assert_one_line_error, run_zoo
+
+TINY = ["--set", "generator_width=16", "--set", "discriminator_width=16", "--set", "latent_dim=16"]
+
+
+@pytest.fixture
+def trained_run(runs_dir, zoo_cli) -> Path:
+    result = zoo_cli("train", "dcgan", "--steps", "20", "--seed", "0", "--no-progress", "--checkpoint-every", "10", *TINY)
+    assert result.exit_code == 0, result.stderr
+    return Path(result.stdout.strip())
+
+
+def test_list_and_info(zoo_cli):
+    listing = zoo_cli("list")
+    assert listing.exit_code == 0
+    assert any(line.startswith("dcgan ") and "gan" in line for line in listing.stdout.splitlines())
+    rows = json.loads(zoo_cli("list", "--json").stdout)
+    assert {"name": "dcgan", "status": "ok"}.items() <= next(r for r in rows if r["name"] == "dcgan").items()
+    info = json.loads(zoo_cli("info", "dcgan", "--json").stdout)
+    assert info["graphs"] == ["generator"] and "digits" in info["datasets"] and "mnist" in info["datasets"]
+    fields = {f["name"]: f for f in info["config"]}
+    assert fields["latent_dim"]["default"] == 100 and fields["latent_dim"]["help"]
+    assert "latent_dim" in zoo_cli("info", "dcgan").stdout
+
+
+def test_train_prints_the_run_directory_and_sample_writes_a_grid(trained_run, zoo_cli, tmp_path):
+    assert trained_run.parent.parent == Path(__import__("os").environ["ZOO_RUNS_DIR"])
+    assert (trained_run / "config.json").is_file() and (trained_run / "metrics.jsonl").is_file()
+    out = tmp_path / "grid.png"
+    result = zoo_cli("sample", "dcgan", "-n", "16", "--seed", "1", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    image = Image.open(out)
+    assert image.size == (4 * 16 + 5 * 2, 4 * 16 + 5 * 2)
+    again = tmp_path / "again.png"
+    zoo_cli("sample", "dcgan", "--run", str(trained_run), "-n", "16", "--seed", "1", "--out", str(again))
+    assert out.read_bytes() == again.read_bytes(), "latest is this run, and a seed fixes the samples"
+    listing = zoo_cli("runs", "dcgan").stdout
+    assert "step      20" in listing and "loss_d=" in listing and str(trained_run) in listing
+
+
+def test_resume_through_the_cli(trained_run, zoo_cli):
+    result = zoo_cli("train", "dcgan", "--resume", str(trained_run), "--steps", "30", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    assert "finished at step 30" in result.stderr and result.stdout.strip() == str(trained_run)
+    mixed = zoo_cli("train", "dcgan", "--resume", str(trained_run), "--steps", "40", "--set", "latent_dim=3")
+    assert_one_line_error(mixed, 2, "--set cannot be combined with --resume")
+
+
+def test_unknown_model(zoo_cli):
+    assert_one_line_error(zoo_cli("train", "dcgn"), 2, "unknown model 'dcgn'", "did you mean 'dcgan'?")
+    assert_one_line_error(zoo_cli("info", "nope"), 2, "unknown model 'nope'")
+
+
+def test_bad_set_key_lists_valid_keys(runs_dir, zoo_cli):
+    result = zoo_cli("train", "dcgan", "--set", "depth=3")
+    assert_one_line_error(result, 2, "unknown config key 'depth'", "valid keys: latent_dim, generator_width")
+    assert_one_line_error(zoo_cli("train", "dcgan", "--set", "latent_dim=big"), 2, "bad value for latent_dim")
+    assert not runs_dir.exists(), "a refused command must not create a run"
+
+
+def test_missing_run_directory(runs_dir, zoo_cli, tmp_path):
+    assert_one_line_error(zoo_cli("sample", "dcgan", "--run", str(tmp_path / "nowhere")), 1, "does not exist")
+    assert_one_line_error(zoo_cli("sample", "dcgan"), 1, "no runs of 'dcgan'", "zoo train dcgan")
+
+
+def test_truncated_safetensors(trained_run, zoo_cli, tmp_path):
+    weights = sorted(trained_run.glob("checkpoints/*/weights.safetensors"))[-1]
+    weights.write_bytes(weights.read_bytes()[:1000])
+    result = zoo_cli("sample", "dcgan", "--run", str(trained_run), "--out", str(tmp_path / "x.png"))
+    assert_one_line_error(result, 1, str(weights), "truncated")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_foreign_and_mismatched_checkpoints(trained_run, zoo_cli, tmp_path):
+    config = json.loads((trained_run / "config.json").read_text())
+    config["config"]["latent_dim"] = 32
+    (trained_run / "config.json").write_text(json.dumps(config))
+    result = zoo_cli("sample", "dcgan", "--run", str(trained_run), "--out", str(tmp_path / "x.png"))
+    assert_one_line_error(result, 1, "has shape", "expects")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "config.json").write_text(json.dumps({**config, "model": "other-gan"}))
+    result = zoo_cli("sample", "dcgan", "--run", str(foreign), "--out", str(tmp_path / "x.png"))
+    assert_one_line_error(result, 1, "is a run of 'other-gan', not 'dcgan'")
+
+
+def test_missing_dataset_folder(runs_dir, zoo_cli, tmp_path):
+    result = zoo_cli("train", "dcgan", "--dataset", "mnist", "--data-dir", str(tmp_path / "no-mnist"))
+    assert_one_line_error(result, 1, "mnist train split not found", str(tmp_path / "no-mnist" / "train-images-idx3-ubyte"))
+    result = zoo_cli("train", "dcgan", "--dataset", f"folder:{tmp_path / 'no-images'}")
+    assert_one_line_error(result, 1, str(tmp_path / "no-images"))
+    assert not runs_dir.exists()
+
+
+def test_sample_refuses_to_overwrite_with_a_bad_name(trained_run, zoo_cli, tmp_path):
+    assert_one_line_error(zoo_cli("sample", "dcgan", "--out", str(tmp_path / "grid.jpg")), 2, "--out must name a .png")
+
+
+def test_real_subprocess_train_and_sample(tmp_path):
+    env = {"ZOO_RUNS_DIR": str(tmp_path / "runs")}
+    trained = run_zoo("train", "dcgan", "--steps", "5", "--no-progress", *TINY, env=env)
+    assert trained.returncode == 0, trained.stderr
+    assert Path(trained.stdout.strip()).is_dir()
+    sampled = run_zoo("sample", "dcgan", "-n", "4", "--out", str(tmp_path / "g.png"), env=env)
+    assert sampled.returncode == 0 and (tmp_path / "g.png").is_file()
+    failed = run_zoo("sample", "nonexistent-model", env=env)
+    assert_one_line_error(failed, 2, "unknown model 'nonexistent-model'")
+    debug = run_zoo("--debug", "sample", "nonexistent-model", env=env)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr

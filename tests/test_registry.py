@@ -1,0 +1,148 @@
+"""Discovery through real entry points: distributions with a .dist-info written to a temporary
+site directory put on sys.path, exactly what pip leaves behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import zoo
+from zoo import registry
+from zoo.errors import UsageError
+
+from support import assert_one_line_error, run_zoo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SMALL_GAN = '''
+from zoo.plugins.dcgan import DCGAN
+
+class SmallGAN(DCGAN):
+    name = "small-gan"
+    summary = "a third-party DCGAN variant"
+'''
+
+
+def install_distribution(site: Path, dist: str, models: dict[str, str], modules: dict[str, str]) -> None:
+    """Write a distribution as pip installs it: modules plus NAME-VERSION.dist-info with entry points."""
+    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    lines = ["[zoo.models]", *(f"{name} = {target}" for name, target in models.items())]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    (info / "RECORD").write_text("")
+    for module, source in modules.items():
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "site-packages"
+    path.mkdir()
+    monkeypatch.syspath_prepend(str(path))
+    yield path
+    registry._loaded.clear()
+    for module in [m for m in sys.modules if m.startswith("thirdparty_")]:
+        del sys.modules[module]
+
+
+def test_a_third_party_plugin_is_listed_and_trains(site, runs_dir, zoo_cli):
+    install_distribution(site, "zoo-small-gan", {"small-gan": "thirdparty_small:SmallGAN"}, {"thirdparty_small": SMALL_GAN})
+    assert "small-gan" in zoo.list_models() and "dcgan" in zoo.list_models()
+    rows = {r["name"]: r for r in json.loads(zoo_cli("list", "--json").stdout)}
+    assert rows["small-gan"]["status"] == "ok" and rows["small-gan"]["distribution"] == "zoo-small-gan 1.0"
+    assert rows["dcgan"]["distribution"].startswith("zoo ")
+    result = zoo_cli("train", "small-gan", "--steps", "3", "--no-progress", "--set", "generator_width=4", "--set", "discriminator_width=4")
+    assert result.exit_code == 0, result.stderr
+    assert Path(result.stdout.strip()).parent.name == "small-gan"
+
+
+def test_broken_plugins_are_listed_with_their_error_and_do_not_break_other_commands(site, zoo_cli):
+    install_distribution(
+        site,
+        "zoo-broken",
+        {
+            "fails-import": "thirdparty_fails:Plugin",
+            "not-a-plugin": "thirdparty_plain:Thing",
+            "no-build": "thirdparty_nobuild:NoBuild",
+            "wrong-name": "thirdparty_small2:SmallGAN",
+        },
+        {
+            "thirdparty_fails": "import a_module_that_is_not_installed\n",
+            "thirdparty_plain": "class Thing:\n    name = 'not-a-plugin'\n",
+            "thirdparty_nobuild": """
+                from dataclasses import dataclass
+                from zoo.contract import Plugin
+
+                @dataclass
+                class Config:
+                    pass
+
+                class NoBuild(Plugin):
+                    name = "no-build"
+                    summary = "forgot build"
+                    family = "gan"
+                    Config = Config
+            """,
+            "thirdparty_small2": SMALL_GAN,
+        },
+    )
+    listing = zoo_cli("list")
+    assert listing.exit_code == 0
+    lines = {line.split()[0]: line for line in listing.stdout.splitlines()}
+    assert "BROKEN" in lines["fails-import"] and "No module named 'a_module_that_is_not_installed'" in lines["fails-import"]
+    assert "BROKEN" in lines["not-a-plugin"] and "not a subclass of zoo.contract.Plugin" in lines["not-a-plugin"]
+    assert "BROKEN" in lines["no-build"] and "does not implement build" in lines["no-build"]
+    assert "BROKEN" in lines["wrong-name"] and "declares name 'small-gan'" in lines["wrong-name"]
+    assert "BROKEN" not in lines["dcgan"]
+    assert zoo.list_models() == sorted(set(zoo.list_models()) - {"fails-import", "not-a-plugin", "no-build", "wrong-name"})
+    assert zoo_cli("info", "dcgan").exit_code == 0
+    assert_one_line_error(zoo_cli("info", "fails-import"), 1, "model 'fails-import' from zoo-broken 1.0 is broken", "cannot import")
+
+
+def test_two_distributions_claiming_one_name_are_reported(site, zoo_cli):
+    install_distribution(site, "zoo-impostor", {"dcgan": "thirdparty_imp:SmallGAN"}, {"thirdparty_imp": SMALL_GAN})
+    lines = [line for line in zoo_cli("list").stdout.splitlines() if line.startswith("dcgan")]
+    assert len(lines) == 1 and "CONFLICT" in lines[0] and "zoo-impostor 1.0" in lines[0] and "zoo 0" in lines[0]
+    assert_one_line_error(zoo_cli("info", "dcgan"), 2, "claimed by", "uninstall one")
+    with pytest.raises(UsageError, match="claimed by"):
+        zoo.get_model("dcgan")
+
+
+def test_listing_does_not_import_torch_or_model_code():
+    code = "import sys, zoo; names = zoo.list_models(); print(sorted(m for m in sys.modules if m == 'torch' or m.endswith('.model')), 'dcgan' in names)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[] True"
+
+
+def test_registry_reads_only_entry_points_for_builtins():
+    """Built-ins register in pyproject.toml like anyone else: the core names no plugin module."""
+    core = "".join(p.read_text() for p in (ROOT / "zoo").rglob("*.py"))
+    assert "plugins.dcgan" not in core
+    entry = registry.entries(registry.MODELS)["dcgan"]
+    assert entry.value == "zoo.plugins.dcgan:DCGAN" and entry.distribution.startswith("zoo ")
+
+
+@pytest.mark.slow
+def test_example_plugin_package_installs_with_pip_and_works(tmp_path):
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(ROOT / "examples" / "zoo-example-plugin")],
+        check=True,
+        capture_output=True,
+    )
+    assert list(target.glob("zoo_example_plugin-*.dist-info/entry_points.txt"))
+    env = {"PYTHONPATH": str(target), "ZOO_RUNS_DIR": str(tmp_path / "runs")}
+    listing = run_zoo("list", "--json", env=env)
+    row = next(r for r in json.loads(listing.stdout) if r["name"] == "mlp-gan")
+    assert row["status"] == "ok" and row["distribution"].startswith("zoo-example-plugin ")
+    trained = run_zoo("train", "mlp-gan", "--steps", "20", "--no-progress", env=env)
+    assert trained.returncode == 0, trained.stderr
+    sampled = run_zoo("sample", "mlp-gan", "-n", "4", "--seed", "0", "--out", str(tmp_path / "g.png"), env=env)
+    assert sampled.returncode == 0, sampled.stderr
+    assert (tmp_path / "g.png").is_file()
