@@ -160,7 +160,7 @@ class DCGANModel(Model):
             raise UsageError("dcgan is unconditional: it takes no --label (a conditional model such as cgan does)")
         z = torch.randn(n, self.config.latent_dim, generator=self.noise_generator(seed))
         was_training = self.generator.training
-        self.generator.eval()  # running BatchNorm statistics: a sample does not depend on n
+        self.generator.eval()  # running BatchNorm statistics, so a sample does not depend on its batch-mates
         try:
             images = GeneratorImage(self.generator)(z.to(self.device))
         finally:
