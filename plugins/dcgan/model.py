@@ -9,13 +9,18 @@ one (transposed) convolution per halving.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import update_bn
 
 from zoo.contract import Batch, DataSpec, ExportGraph, Model, TensorSpec
 from zoo.errors import UsageError
 from zoo.plugins.dcgan.config import DCGANConfig
+
+PRECISE_BN_LATENTS = 1024
 
 
 def layout(side: int) -> tuple[int, int]:
@@ -154,23 +159,32 @@ class DCGANModel(Model):
             "d_fake": torch.sigmoid(logits_fake).mean().item(),
         }
 
+    def inference_generator(self) -> GeneratorImage:
+        """A copy of the generator in eval mode with precise BatchNorm statistics.
+
+        The running averages BatchNorm keeps during training lag far behind the weights early
+        on (they start at mean 0, variance 1 while the real variances are ~1e-3), so eval-mode
+        samples of a young model come out as flat grey noise. The generator's inputs are just
+        N(0, I) latents, so its population statistics can be recomputed exactly at the current
+        weights ("precise BN", Wu & Johnson 2021) from a fixed set of latents; the copy keeps
+        the training module and its state untouched.
+        """
+        generator = copy.deepcopy(self.generator)
+        reference = torch.randn(PRECISE_BN_LATENTS, self.config.latent_dim, generator=torch.Generator().manual_seed(0))
+        update_bn(list(reference.to(self.device).split(256)), generator)
+        return GeneratorImage(generator).eval()
+
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, label: int | None = None) -> torch.Tensor:
         if label is not None:
             raise UsageError("dcgan is unconditional: it takes no --label (a conditional model such as cgan does)")
         z = torch.randn(n, self.config.latent_dim, generator=self.noise_generator(seed))
-        was_training = self.generator.training
-        self.generator.eval()  # running BatchNorm statistics, so a sample does not depend on its batch-mates
-        try:
-            images = GeneratorImage(self.generator)(z.to(self.device))
-        finally:
-            self.generator.train(was_training)
-        return images.clamp(0, 1).cpu()
+        return self.inference_generator()(z.to(self.device)).clamp(0, 1).cpu()
 
     def export_graphs(self) -> dict[str, ExportGraph]:
         return {
             "generator": ExportGraph(
-                module=GeneratorImage(self.generator),
+                module=self.inference_generator(),
                 inputs=(TensorSpec("latent", (self.config.latent_dim,)),),
                 outputs=("image",),
                 description="latent z ~ N(0, I) -> image in [0, 1]",
