@@ -4,6 +4,7 @@ site directory put on sys.path, exactly what pip leaves behind."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -131,16 +132,17 @@ def test_registry_reads_only_entry_points_for_builtins():
 @pytest.mark.slow
 def test_example_plugin_package_installs_with_pip_and_works(tmp_path):
     target = tmp_path / "site"
+    source = shutil.copytree(ROOT / "examples" / "zoo-plugin-example", tmp_path / "src")  # builds write into the tree
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(ROOT / "examples" / "zoo-example-plugin")],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(source)],
         check=True,
         capture_output=True,
     )
-    assert list(target.glob("zoo_example_plugin-*.dist-info/entry_points.txt"))
+    assert list(target.glob("zoo_plugin_example-*.dist-info/entry_points.txt"))
     env = {"PYTHONPATH": str(target), "ZOO_RUNS_DIR": str(tmp_path / "runs")}
     listing = run_zoo("list", "--json", env=env)
     row = next(r for r in json.loads(listing.stdout) if r["name"] == "mlp-gan")
-    assert row["status"] == "ok" and row["distribution"].startswith("zoo-example-plugin ")
+    assert row["status"] == "ok" and row["distribution"].startswith("zoo-plugin-example ")
     trained = run_zoo("train", "mlp-gan", "--steps", "20", "--no-progress", env=env)
     assert trained.returncode == 0, trained.stderr
     sampled = run_zoo("sample", "mlp-gan", "-n", "4", "--seed", "0", "--out", str(tmp_path / "g.png"), env=env)

@@ -117,7 +117,7 @@ def info_command(name: str, as_json: bool) -> None:
         "default_dataset": plugin.default_dataset,
         "datasets": list(registry.entries(registry.DATASETS)),
         "graphs": list(plugin.graphs),
-        "config": [{"name": f.name, "type": f.type, "default": config_module._jsonable(f.default), "help": f.help} for f in fields],
+        "config": [{"name": f.name, "type": f.type, "default": config_module.jsonable(f.default), "help": f.help} for f in fields],
     }
     if as_json:
         click.echo(json.dumps(info, indent=2))

@@ -45,7 +45,7 @@ def describe(config_cls: type) -> list[FieldInfo]:
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    return {f.name: _jsonable(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    return {f.name: jsonable(getattr(config, f.name)) for f in dataclasses.fields(config)}
 
 
 def from_dict(config_cls: type, values: dict[str, Any]) -> Any:
@@ -141,5 +141,6 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A config value as JSON stores it (tuples become lists)."""
     return list(value) if isinstance(value, tuple) else value

@@ -91,7 +91,7 @@ class Trainer:
         self.total_steps = total_steps(options, self.order.batches_per_epoch)
         self._stop_requested = False
 
-    def run(self, start_step: int = 0, on_log: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+    def run(self, start_step: int = 0) -> TrainResult:
         """Train from ``start_step`` (the last completed step) to the total; checkpoint at the end."""
         from tqdm.auto import tqdm
 
@@ -134,8 +134,6 @@ class Trainer:
                     }
                     self._log(entry, writer)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in entry.items() if k.startswith("loss")} | {"img/s": entry["images_per_s"]})
-                    if on_log is not None:
-                        on_log(entry)
                     sums, count, images_seen = {}, 0, 0
                     interval_start = time.perf_counter()
                 if step % opts.sample_every == 0 or step == self.total_steps:

@@ -13,7 +13,7 @@ from torch import nn
 
 from zoo.contract import Batch, DataSpec, ExportGraph, Model, TensorSpec
 from zoo.errors import UsageError
-from zoo_example_plugin.config import MLPGANConfig
+from zoo_plugin_example.config import MLPGANConfig
 
 
 class Generator(nn.Module):

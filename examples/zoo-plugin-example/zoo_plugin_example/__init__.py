@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from zoo.contract import DataSpec, Plugin
-from zoo_example_plugin.config import MLPGANConfig
+from zoo_plugin_example.config import MLPGANConfig
 
 if TYPE_CHECKING:
     import torch
 
-    from zoo_example_plugin.model import MLPGANModel
+    from zoo_plugin_example.model import MLPGANModel
 
 
 class MLPGAN(Plugin):
@@ -28,6 +28,6 @@ class MLPGAN(Plugin):
     graphs = ("generator",)
 
     def build(self, config: MLPGANConfig, data: DataSpec, device: "torch.device | str" = "cpu") -> "MLPGANModel":
-        from zoo_example_plugin.model import MLPGANModel
+        from zoo_plugin_example.model import MLPGANModel
 
         return MLPGANModel(config, data, device)
