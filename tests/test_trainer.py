@@ -47,6 +47,14 @@ def test_dcgan_trains_on_digits_with_finite_losses_and_varied_samples(runs_dir):
     assert [step for step, _ in checkpoint.list_checkpoints(result.run_dir)] == [50, 60]
 
 
+def test_dcgan_trains_on_the_real_mnist_test_set(runs_dir, mnist_dir):
+    result = train("dcgan", dataset="mnist", data_dir=mnist_dir, overrides=TINY, device="cpu", options=tiny_options(steps=6))
+    record = runs.read_config(result.run_dir)
+    assert record["dataset"]["split"] == "test" and "only the test split" in record["dataset"]["note"]
+    assert record["dataset"]["size"] == 10000
+    assert zoo.load_run(result.run_dir).sample(4, seed=0).shape == (4, 1, 28, 28)
+
+
 def test_resume_continues_with_the_losses_of_an_uninterrupted_run(runs_dir):
     full = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=30))
     half = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=15, checkpoint_every=100))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 import re
 import struct
 from pathlib import Path
@@ -15,20 +14,6 @@ import torch
 from zoo.datasets import load_dataset
 from zoo.datasets.idx import MNIST, FashionMNIST, read_idx
 from zoo.errors import ZooError
-
-SHARED_MNIST = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mnist"
-
-
-@pytest.fixture(scope="module")
-def mnist_dir() -> Path:
-    """The real MNIST test set shipped beside the repository (required on CI)."""
-    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file():
-        message = f"the MNIST test set is not at {SHARED_MNIST.resolve()}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return SHARED_MNIST
-
 
 def idx_bytes(array: np.ndarray) -> bytes:
     header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
