@@ -2,14 +2,15 @@
 
 For DCGAN on `digits` and MNIST at batch 64 and 256, this measures images/s of
 
-* trainer: ``zoo.trainer.Trainer.run`` as ``zoo train`` runs it (batch drawing from the
-  in-memory dataset, metrics JSONL, TensorBoard when installed, sample grids, checkpoints);
+* trainer: ``zoo.trainer.Trainer.run`` as ``zoo train`` runs it, default intervals
+  (batch drawing from the in-memory dataset, progress, metrics JSONL, TensorBoard when
+  installed, the sample grid and checkpoint at the end);
 * ceiling: the same model's ``train_step`` called in a bare loop on one pre-made batch,
 
 and prints one table with their ratio. The trainer's overhead should stay under 10%
 (ratio >= 0.90). Not a test: run it on a quiet machine.
 
-    python benchmarks/train_speed.py [--steps 60] [--repeats 3] [--mnist-dir ../shared/data/mnist]
+    python benchmarks/train_speed.py [--steps 100] [--repeats 2] [--mnist-dir ../shared/data/mnist]
 """
 
 from __future__ import annotations
@@ -55,16 +56,9 @@ def trainer(plugin, data, device, batch_size: int, steps: int, workdir: Path) ->
     for step in range(1, 4):  # the same warm-up as the ceiling gets
         model.train_step(warm, step)
     run_dir = runs.create(workdir, plugin.name, {"model": plugin.name, "dataset": {"name": data.name}})
-    # Intervals scaled to the short run so that its share of logging, sample grids and
-    # checkpoints is at least what a default 2000-step run pays.
-    options = TrainOptions(
-        steps=steps,
-        batch_size=batch_size,
-        log_every=max(1, steps // 40),
-        sample_every=max(1, steps // 4),
-        checkpoint_every=max(1, steps // 2),
-        progress=False,
-    )
+    # zoo train's default intervals. Every run ends with a sample grid and a checkpoint, so a
+    # short benchmark run pays a larger share of them than a default 2000-step run does.
+    options = TrainOptions(steps=steps, batch_size=batch_size, progress=False)
     loop = Trainer(model, data, run_dir, options)
     start = time.perf_counter()
     loop.run(0)
@@ -79,8 +73,8 @@ def _sync(device: torch.device) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=60, help="timed steps per measurement")
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many measurements")
+    parser.add_argument("--steps", type=int, default=100, help="timed steps per measurement")
+    parser.add_argument("--repeats", type=int, default=2, help="best of this many measurements")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--mnist-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     args = parser.parse_args()

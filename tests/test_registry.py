@@ -4,6 +4,7 @@ site directory put on sys.path, exactly what pip leaves behind."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 import zoo
 from zoo import registry
 from zoo.errors import UsageError
+from zoo.testing import CHECKS
 
 from support import assert_one_line_error, run_zoo
 
@@ -148,3 +150,16 @@ def test_example_plugin_package_installs_with_pip_and_works(tmp_path):
     sampled = run_zoo("sample", "mlp-gan", "-n", "4", "--seed", "0", "--out", str(tmp_path / "g.png"), env=env)
     assert sampled.returncode == 0, sampled.stderr
     assert (tmp_path / "g.png").is_file()
+    exported = run_zoo("export", "mlp-gan", "--onnx", "--out", str(tmp_path / "g.onnx"), env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert "max abs diff" in exported.stderr and (tmp_path / "g.onnx").is_file()
+    # the package's own tests: the conformance kit, run against the installed plugin
+    kit = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(source / "tests")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=tmp_path,
+    )
+    assert kit.returncode == 0, kit.stdout + kit.stderr
+    assert f"{len(CHECKS)} passed" in kit.stdout

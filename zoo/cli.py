@@ -243,6 +243,48 @@ def sample_command(name: str, run: str, n: int, seed: int | None, label: int | N
     click.echo(out)
 
 
+@cli.command("export")
+@click.argument("name")
+@click.option("--onnx", "as_onnx", is_flag=True, help="Export to ONNX (the same as --format onnx).")
+@click.option("--format", "fmt", default=None, help="Exporter to use (zoo.exporters entry point) [default: onnx].")
+@click.option("--run", "run", default="latest", show_default=True, help="Run directory, or latest.")
+@click.option("--graph", default=None, help="Graph to export [default: the model's first, usually generator].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file [default: NAME-GRAPH.onnx].")
+@click.option("--opset", type=int, default=None, help="ONNX opset [default: 18].")
+@runs_dir_option
+def export_command(name: str, as_onnx: bool, fmt: str | None, run: str, graph: str | None, out: str | None, opset: int | None, runs_dir: str | None) -> None:
+    """Export a trained model's graph and verify it against PyTorch."""
+    from zoo.export import export_run
+
+    if as_onnx and fmt not in (None, "onnx"):
+        raise UsageError(f"--onnx and --format {fmt} disagree; give one")
+    options = {"opset": opset} if opset is not None else {}
+    report = export_run(name, fmt or "onnx", run=run, graph=graph, out=out, runs_dir=runs_dir, **options)
+    for line in report.lines:
+        click.echo(line, err=True)
+    click.echo(str(report.path))
+
+
+@cli.command("generate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-n", "n", type=int, default=64, show_default=True, help="Number of images.")
+@click.option("--seed", type=int, default=None, help="Seed for numpy's latents [default: random].")
+@click.option("--label", type=int, default=None, help="Class to draw (conditional graphs only).")
+@click.option("--out", type=click.Path(dir_okay=False), default="generated.png", show_default=True, help="PNG grid to write.")
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when it loads, else CPU), cpu or cuda.")
+def generate_command(file: str, n: int, seed: int | None, label: int | None, out: str, device: str) -> None:
+    """Draw images from an exported .onnx file with onnxruntime alone (no PyTorch needed)."""
+    from zoo.runtime import OnnxGenerator, save_grid
+
+    if not out.lower().endswith(".png"):
+        raise UsageError(f"--out must name a .png file, got {out!r}")
+    generator = OnnxGenerator(file, device=device)
+    images = generator.generate(n, seed=seed, label=label)
+    save_grid(images, out, value_range=tuple(generator.metadata.get("value_range", (0.0, 1.0))))
+    click.echo(f"{n} images from {file} ({generator.metadata.get('model')} {generator.metadata.get('graph')}, {generator.provider}) -> {out}", err=True)
+    click.echo(out)
+
+
 @cli.command("runs")
 @click.argument("name", required=False)
 @runs_dir_option

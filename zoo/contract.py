@@ -190,6 +190,9 @@ class Plugin(ABC):
     """Names of the graphs ``export_graphs()`` returns, known without building."""
     conditional: ClassVar[bool] = False
     """True when ``sample`` accepts a class ``label`` (needs a labelled dataset)."""
+    example_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = ((1, 16, 16),)
+    """Image shapes ``(C, H, W)`` the plugin builds for; the conformance kit builds each, and
+    trains, samples and exports the first."""
 
     @abstractmethod
     def build(self, config: Any, data: DataSpec, device: "torch.device | str" = "cpu") -> Model:

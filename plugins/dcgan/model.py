@@ -10,6 +10,7 @@ one (transposed) convolution per halving.
 from __future__ import annotations
 
 import copy
+import itertools
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +21,7 @@ from zoo.contract import Batch, DataSpec, ExportGraph, Model, TensorSpec
 from zoo.errors import UsageError
 from zoo.plugins.dcgan.config import DCGANConfig
 
-PRECISE_BN_LATENTS = 1024
+PRECISE_BN_LATENTS = 256  # x H x W positions per channel: plenty for a mean and a variance
 
 
 def layout(side: int) -> tuple[int, int]:
@@ -116,6 +117,7 @@ class DCGANModel(Model):
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator, betas=betas)
+        self._inference: tuple[tuple[int, ...], GeneratorImage] | None = None
 
     @property
     def modules(self) -> dict[str, nn.Module]:
@@ -166,13 +168,18 @@ class DCGANModel(Model):
         on (they start at mean 0, variance 1 while the real variances are ~1e-3), so eval-mode
         samples of a young model come out as flat grey noise. The generator's inputs are just
         N(0, I) latents, so its population statistics can be recomputed exactly at the current
-        weights ("precise BN", Wu & Johnson 2021) from a fixed set of latents; the copy keeps
+        weights ("precise BN", Wu & Johnson 2021) from one fixed batch of latents; the copy keeps
         the training module and its state untouched.
         """
-        generator = copy.deepcopy(self.generator)
-        reference = torch.randn(PRECISE_BN_LATENTS, self.config.latent_dim, generator=torch.Generator().manual_seed(0))
-        update_bn(list(reference.to(self.device).split(256)), generator)
-        return GeneratorImage(generator).eval()
+        # Cached until a weight or buffer changes (a train step, a checkpoint load): every
+        # in-place update bumps the tensor's version counter.
+        versions = tuple(t._version for t in itertools.chain(self.generator.parameters(), self.generator.buffers()))
+        if self._inference is None or self._inference[0] != versions:
+            generator = copy.deepcopy(self.generator)
+            reference = torch.randn(PRECISE_BN_LATENTS, self.config.latent_dim, generator=torch.Generator().manual_seed(0))
+            update_bn([reference.to(self.device)], generator)
+            self._inference = (versions, GeneratorImage(generator).eval())
+        return self._inference[1]
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, label: int | None = None) -> torch.Tensor:

@@ -77,3 +77,15 @@ def test_export_graph_matches_sample():
     graph.module.eval()
     expected = model.sample(4, seed=7)
     assert torch.allclose(graph.module(latent), expected, atol=1e-6)
+
+
+def test_inference_generator_follows_the_weights():
+    model = build(DataSpec(1, 16, 16))
+    first = model.sample(4, seed=0)
+    assert model.inference_generator() is model.inference_generator(), "cached while the weights stand still"
+    model.train_step(Batch(torch.rand(8, 1, 16, 16)), step=1)
+    trained = model.sample(4, seed=0)
+    assert not torch.equal(first, trained), "a train step must refresh it"
+    with torch.no_grad():
+        model.generator.net[0].weight.mul_(2)  # as load_state_dict does, in place
+    assert not torch.equal(trained, model.sample(4, seed=0)), "an in-place weight change must refresh it"

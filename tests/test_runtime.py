@@ -1,0 +1,126 @@
+"""The torch-free inference path: zoo.runtime and zoo generate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+
+from zoo.export import export_run
+from zoo.runtime import OnnxGenerator, open_session
+from zoo.trainer import TrainOptions, train
+
+from support import assert_one_line_error
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory) -> Path:
+    runs_dir = tmp_path_factory.mktemp("runs")
+    run = train("dcgan", overrides=TINY, device="cpu", runs_dir=runs_dir, options=TrainOptions(steps=5, progress=False))
+    return export_run("dcgan", "onnx", run=run.run_dir, out=runs_dir / "g.onnx").path
+
+
+def site_with_only(tmp_path: Path, packages: list[str]) -> Path:
+    """A folder holding links to just these installed top-level packages (and their .libs)."""
+    site = tmp_path / "only"
+    site.mkdir()
+    source = Path(ort.__file__).resolve().parents[1]
+    for name in packages:
+        for entry in source.glob(f"{name}*"):
+            if entry.name == name or entry.name.startswith((f"{name}.", f"{name}-", f"{name}_")) or entry.name == f"{name}.libs":
+                (site / entry.name).symlink_to(entry)
+    return site
+
+
+def run_isolated(site: Path, code: str) -> subprocess.CompletedProcess:
+    """python -S: no site-packages at all, only the stdlib and ``site``."""
+    return subprocess.run(
+        [sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {code}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_generator_draws_images_of_the_declared_shape(onnx_file):
+    generator = OnnxGenerator(onnx_file, device="cpu")
+    images = generator.generate(5, seed=0)
+    assert images.shape == (5, 1, 16, 16) and images.dtype == np.float32
+    assert 0 <= images.min() and images.max() <= 1
+    assert np.array_equal(images, generator.generate(5, seed=0))
+    assert not np.array_equal(images, generator.generate(5, seed=1))
+
+
+def test_only_onnxruntime_and_numpy_run_the_file(onnx_file, tmp_path):
+    site = site_with_only(tmp_path, ["onnxruntime", "numpy"])
+    code = (
+        "import numpy as np, onnxruntime as ort; "
+        "assert 'torch' not in sys.modules; "
+        f"s = ort.InferenceSession({str(onnx_file)!r}, providers=['CPUExecutionProvider']); "
+        "print([s.run(None, {'latent': np.zeros((b, 16), np.float32)})[0].shape for b in (1, 5)])"
+    )
+    result = run_isolated(site, code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[(1, 1, 16, 16), (5, 1, 16, 16)]"
+    assert run_isolated(site, "import torch").returncode != 0, "torch must not be importable there"
+
+
+def test_zoo_generate_needs_no_torch(onnx_file, tmp_path):
+    site = site_with_only(tmp_path, ["onnxruntime", "numpy", "PIL", "pillow", "click"])
+    (site / "zoo").symlink_to(ROOT / "zoo")
+    out = tmp_path / "grid.png"
+    code = f"sys.argv = ['zoo', 'generate', {str(onnx_file)!r}, '-n', '16', '--seed', '0', '--out', {str(out)!r}]; from zoo.cli import main; main()"
+    result = run_isolated(site, code)
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (4 * 16 + 5 * 2, 4 * 16 + 5 * 2)
+    assert "[E:" not in result.stderr and "CUDA" not in result.stderr, "no provider error spam"
+
+
+def test_provider_is_what_the_session_really_uses(onnx_file):
+    session = open_session(onnx_file, device="auto")
+    assert session.get_providers()[0] in ("CUDAExecutionProvider", "CPUExecutionProvider")
+    assert open_session(onnx_file, device="cpu").get_providers() == ["CPUExecutionProvider"]
+
+
+def test_cpu_only_machine_has_no_error_spam_and_refuses_cuda(onnx_file):
+    code = (
+        "from zoo.runtime import open_session, cuda_driver_loads; "
+        f"s = open_session({str(onnx_file)!r}); print(s.get_providers()[0], cuda_driver_loads())"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    provider, driver = result.stdout.split()
+    if driver == "True":
+        pytest.skip("a CUDA driver is present: this test is about machines without one")
+    assert provider == "CPUExecutionProvider" and result.stderr == ""
+    from zoo.errors import ZooError
+
+    with pytest.raises(ZooError, match="cannot use CUDA"):
+        open_session(onnx_file, device="cuda")
+
+
+def test_one_onnxruntime_distribution_only():
+    installed = []
+    for dist in ("onnxruntime", "onnxruntime-gpu"):
+        try:
+            metadata.distribution(dist)
+            installed.append(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    assert len(installed) == 1, installed
+
+
+def test_generate_errors(onnx_file, zoo_cli, tmp_path):
+    assert_one_line_error(zoo_cli("generate", str(tmp_path / "missing.onnx")), 1, "does not exist")
+    assert_one_line_error(zoo_cli("generate", str(onnx_file), "--label", "3", "--out", str(tmp_path / "x.png")), 2, "unconditional")
+    foreign = tmp_path / "foreign.onnx"
+    foreign.write_bytes(b"not a model")
+    assert_one_line_error(zoo_cli("generate", str(foreign), "--out", str(tmp_path / "x.png")), 1, "cannot load")

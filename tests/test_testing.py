@@ -1,0 +1,83 @@
+"""The conformance kit, over every registered model, and against plugins that break the contract."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from zoo import registry
+from zoo.testing import CHECKS, ConformanceError, check_plugin
+
+# Parametrised over the entry points themselves: a new architecture is checked with no new test.
+MODELS = [entry.name for entry in registry.load_all(registry.MODELS) if entry.status == "ok"]
+
+
+@pytest.mark.parametrize("check_name", list(CHECKS))
+@pytest.mark.parametrize("name", MODELS)
+def test_every_registered_model_conforms(name, check_name, tmp_path):
+    assert check_plugin(name, tmp_path, only=[check_name]) == [check_name]
+
+
+def test_the_kit_covers_the_contract():
+    assert list(CHECKS) == ["registers", "config", "builds", "trains", "samples", "checkpoint", "exports"]
+
+
+BROKEN = '''
+import torch
+from zoo.plugins.dcgan import DCGAN
+from zoo.plugins.dcgan.model import DCGANModel
+
+
+class UnseededModel(DCGANModel):
+    def sample(self, n, seed=None, label=None):
+        return torch.rand(n, *self.data.shape)  # ignores the seed
+
+
+class TensorLossModel(DCGANModel):
+    def train_step(self, batch, step):
+        losses = super().train_step(batch, step)
+        return {k: torch.tensor(v) for k, v in losses.items()}
+
+
+class Unseeded(DCGAN):
+    name = "thirdparty-unseeded"
+
+    def build(self, config, data, device="cpu"):
+        return UnseededModel(config, data, device)
+
+
+class TensorLoss(DCGAN):
+    name = "thirdparty-tensor-loss"
+
+    def build(self, config, data, device="cpu"):
+        return TensorLossModel(config, data, device)
+'''
+
+
+@pytest.fixture
+def broken_plugins(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    info = site / "zoo_broken_kit-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-broken-kit\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[zoo.models]\nthirdparty-unseeded = thirdparty_kit:Unseeded\nthirdparty-tensor-loss = thirdparty_kit:TensorLoss\n"
+    )
+    (site / "thirdparty_kit.py").write_text(textwrap.dedent(BROKEN))
+    monkeypatch.syspath_prepend(str(site))
+    yield
+    registry._loaded.clear()
+    sys.modules.pop("thirdparty_kit", None)
+
+
+def test_the_kit_fails_a_plugin_whose_samples_ignore_the_seed(broken_plugins, tmp_path):
+    with pytest.raises(ConformanceError, match="check 'samples' failed: the same seed gives different samples"):
+        check_plugin("thirdparty-unseeded", tmp_path)
+
+
+def test_the_kit_fails_a_plugin_returning_tensor_losses(broken_plugins, tmp_path):
+    with pytest.raises(ConformanceError, match="check 'trains' failed: loss 'loss_d' is a Tensor, not a float"):
+        check_plugin("thirdparty-tensor-loss", tmp_path)

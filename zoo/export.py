@@ -1,0 +1,114 @@
+"""Exporters: the ``zoo.exporters`` entry-point group and :func:`export_run`.
+
+An exporter is an :class:`Exporter` subclass registered under ``zoo.exporters`` (the
+built-in ONNX exporter is ``onnx = "zoo.exporters.onnx:ONNXExporter"``). It receives one
+declared :class:`~zoo.contract.ExportGraph` of a trained model and writes one file, verified
+before it is put in place: an export that fails verification leaves nothing at ``out``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from zoo import registry
+from zoo.errors import UsageError
+
+
+@dataclasses.dataclass
+class ExportSource:
+    """Everything an exporter may record about where a graph came from."""
+
+    model_name: str
+    graph_name: str
+    run_dir: Path
+    checkpoint: Path
+    checkpoint_sha256: str
+    step: int
+    image_shape: tuple[int, int, int]
+
+
+@dataclasses.dataclass
+class ExportReport:
+    path: Path
+    checks: dict[str, Any]
+    """What verification measured, e.g. ``{"max_abs_diff": {"batch 1": 3e-7, ...}}``."""
+    lines: list[str]
+    """Human-readable summary lines for the CLI."""
+
+
+class Exporter(ABC):
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    suffix: ClassVar[str]
+    """File name suffix, e.g. ``".onnx"``."""
+
+    @abstractmethod
+    def export(self, graph: Any, source: ExportSource, out: Path, **options: Any) -> ExportReport:
+        """Write ``graph`` (an :class:`~zoo.contract.ExportGraph`) to ``out`` and verify it."""
+
+
+def _exporter_violations(obj: Any) -> list[str]:
+    if not (isinstance(obj, type) and issubclass(obj, Exporter)):
+        return [f"{obj!r} is not a subclass of zoo.export.Exporter"]
+    abstract = sorted(getattr(obj, "__abstractmethods__", ()))
+    return [f"does not implement {', '.join(abstract)}"] if abstract else []
+
+
+registry.register_validator(registry.EXPORTERS, _exporter_violations)
+
+
+def get_exporter(name: str) -> Exporter:
+    return registry.get(registry.EXPORTERS, name)()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_run(
+    model_name: str,
+    fmt: str,
+    *,
+    run: str | Path | None = "latest",
+    graph: str | None = None,
+    out: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    **options: Any,
+) -> ExportReport:
+    """Export a graph of a trained run (``zoo export NAME --onnx``)."""
+    from zoo import checkpoint, runs
+    from zoo.models import get_model
+
+    plugin = get_model(model_name)
+    exporter = get_exporter(fmt)
+    graph_name = graph or plugin.graphs[0]
+    if graph_name not in plugin.graphs:
+        raise UsageError(f"{model_name} has no graph {graph_name!r}; it exports {', '.join(plugin.graphs)}")
+    run_dir = runs.find(model_name, run, runs_dir)
+    loaded = runs.load(run_dir, device="cpu", model_name=model_name)
+    graphs = loaded.model.export_graphs()
+    if graph_name not in graphs:
+        raise UsageError(f"{model_name} declares graph {graph_name!r} but its model does not export it")
+    _, folder = checkpoint.latest_checkpoint(run_dir)
+    weights = folder / checkpoint.WEIGHTS
+    out_path = Path(out) if out is not None else Path(f"{model_name}-{graph_name}{exporter.suffix}")
+    if out_path.suffix != exporter.suffix:
+        raise UsageError(f"--out must end in {exporter.suffix}, got {str(out_path)!r}")
+    source = ExportSource(
+        model_name=model_name,
+        graph_name=graph_name,
+        run_dir=run_dir,
+        checkpoint=weights,
+        checkpoint_sha256=sha256_of(weights),
+        step=loaded.step,
+        image_shape=loaded.model.data.shape,
+    )
+    return exporter.export(graphs[graph_name], source, out_path, **options)

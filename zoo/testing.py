@@ -1,0 +1,245 @@
+"""The conformance kit: checks that a plugin, built-in or third-party, keeps the contract.
+
+From a plugin package's own tests (pytest)::
+
+    # tests/test_conformance.py
+    from zoo.testing import conformance_suite
+
+    test_conformance = conformance_suite("my-gan")   # one test per check
+
+or from Python: ``zoo.testing.check_plugin("my-gan", workdir)`` runs every check and raises
+:class:`ConformanceError` naming the first that fails. zoo's own suite runs the kit over every
+registered model, so a new architecture is checked without new test code.
+
+The checks, in order: the plugin registers and loads; its config has a default and help for
+every field; it builds for each of its ``example_shapes``; a few training steps on real images
+give finite float losses that change; the same seed gives the same samples of the declared
+shape and range, and different seeds differ; a checkpoint round trip reproduces the samples;
+every declared graph exports to ONNX, passes the parity check and runs through the torch-free
+runtime.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+from zoo.contract import Batch, DataSpec, Model, Plugin
+
+
+class ConformanceError(AssertionError):
+    """A plugin broke the contract; the message names the check and what was wrong."""
+
+
+@dataclasses.dataclass
+class Subject:
+    """The plugin under test and a scratch folder for its files."""
+
+    name: str
+    workdir: Path
+
+    @property
+    def plugin(self) -> Plugin:
+        from zoo.models import get_model
+
+        return get_model(self.name)
+
+    @property
+    def spec(self) -> DataSpec:
+        channels, height, width = self.plugin.example_shapes[0]
+        return DataSpec(channels, height, width, num_classes=10)
+
+    def build(self, spec: DataSpec | None = None) -> Model:
+        import torch
+
+        plugin = self.plugin
+        torch.manual_seed(0)
+        return plugin.build(plugin.Config(), spec or self.spec, "cpu")
+
+    def batches(self, n: int = 16, spec: DataSpec | None = None) -> list[Batch]:
+        """Real images (the embedded digits) shaped like ``spec``, in three batches."""
+        from zoo.datasets import load_dataset
+
+        spec = spec or self.spec
+        data = load_dataset("digits", image_size=spec.height, channels=spec.channels)
+        import torch
+
+        return [data.batch(torch.arange(i * n, (i + 1) * n)) for i in range(3)]
+
+    def trained(self) -> Model:
+        model = self.build()
+        for step, batch in enumerate(self.batches()[:2], start=1):
+            model.train_step(batch, step)
+        return model
+
+
+CHECKS: dict[str, Callable[[Subject], None]] = {}
+
+
+def check(fn: Callable[[Subject], None]) -> Callable[[Subject], None]:
+    CHECKS[fn.__name__.removeprefix("check_")] = fn
+    return fn
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConformanceError(message)
+
+
+@check
+def check_registers(subject: Subject) -> None:
+    from zoo import registry
+
+    entries = registry.entries(registry.MODELS)
+    expect(subject.name in entries, f"{subject.name!r} is not registered under the zoo.models entry-point group")
+    entry = entries[subject.name]
+    expect(entry.conflict is None, str(entry.conflict))
+    (loaded,) = [e for e in registry.load_all(registry.MODELS) if e.name == subject.name]
+    expect(loaded.error is None, f"{subject.name} does not load: {loaded.error}")
+    expect(isinstance(subject.plugin.summary, str) and subject.plugin.summary, "summary is empty")
+    expect(len(subject.plugin.graphs) >= 1, "declares no exportable graph")
+
+
+@check
+def check_config(subject: Subject) -> None:
+    from zoo import config
+
+    config_cls = subject.plugin.Config
+    for field in dataclasses.fields(config_cls):
+        expect(
+            field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING,
+            f"config field {field.name!r} has no default",
+        )
+        expect(bool(field.metadata.get("help")), f"config field {field.name!r} has no help: declare it with zoo.config.option")
+    defaults = config_cls()
+    saved = json.loads(json.dumps(config.to_dict(defaults)))
+    expect(config.from_dict(config_cls, saved) == defaults, "the config does not survive a JSON round trip")
+
+
+@check
+def check_builds(subject: Subject) -> None:
+    import torch
+
+    for shape in subject.plugin.example_shapes:
+        model = subject.build(DataSpec(*shape, num_classes=10))
+        expect(isinstance(model, Model), f"build returned {type(model).__name__}, not a zoo.contract.Model")
+        expect(len(model.modules) > 0, "Model.modules is empty: nothing would be saved in a checkpoint")
+        expect(all(isinstance(m, torch.nn.Module) for m in model.modules.values()), "Model.modules holds non-modules")
+        expect(all(isinstance(o, torch.optim.Optimizer) for o in model.optimizers.values()), "Model.optimizers holds non-optimizers")
+        expect(
+            set(model.export_graphs()) == set(subject.plugin.graphs),
+            f"export_graphs() gives {sorted(model.export_graphs())}, the plugin declares {list(subject.plugin.graphs)}",
+        )
+
+
+@check
+def check_trains(subject: Subject) -> None:
+    import torch
+
+    model = subject.build()
+    before = [p.detach().clone() for m in model.modules.values() for p in m.parameters()]
+    history = []
+    for step, batch in enumerate(subject.batches(), start=1):
+        losses = model.train_step(batch, step)
+        expect(isinstance(losses, dict) and losses, "train_step must return a non-empty dict of losses")
+        for key, value in losses.items():
+            expect(type(value) is float, f"loss {key!r} is a {type(value).__name__}, not a float (use .item())")
+            expect(math.isfinite(value), f"loss {key!r} is {value} at step {step}")
+        history.append(losses)
+    expect(any(history[0][k] != h[k] for h in history[1:] for k in history[0]), "the losses do not change over three steps")
+    after = [p.detach() for m in model.modules.values() for p in m.parameters()]
+    expect(any(not torch.equal(a, b) for a, b in zip(before, after)), "train_step changes no parameter")
+
+
+@check
+def check_samples(subject: Subject) -> None:
+    import torch
+
+    model = subject.trained()
+    images = model.sample(4, seed=0)
+    shape = (4, *subject.spec.shape)
+    expect(isinstance(images, torch.Tensor) and tuple(images.shape) == shape, f"sample(4) gave {getattr(images, 'shape', images)}, expected {shape}")
+    expect(images.dtype == torch.float32 and images.device.type == "cpu", "samples must be float32 on the CPU")
+    expect(images.min() >= 0 and images.max() <= 1, f"samples leave [0, 1]: {images.min():.3g}..{images.max():.3g}")
+    expect(torch.equal(images, model.sample(4, seed=0)), "the same seed gives different samples")
+    expect(not torch.equal(images, model.sample(4, seed=1)), "different seeds give the same samples")
+    if subject.plugin.conditional:
+        expect(not torch.equal(model.sample(4, seed=0, label=0), model.sample(4, seed=0, label=1)), "the label changes nothing")
+
+
+@check
+def check_checkpoint(subject: Subject) -> None:
+    import torch
+
+    from zoo import checkpoint
+
+    model = subject.trained()
+    run_dir = subject.workdir / "checkpoint-run"
+    folder = checkpoint.save(run_dir, model, step=2)
+    restored = subject.build()
+    checkpoint.load_weights(restored, folder)
+    expect(checkpoint.load_training_state(restored, folder) == 2, "the checkpoint's step is not restored")
+    expect(torch.equal(model.sample(4, seed=3), restored.sample(4, seed=3)), "a checkpoint round trip changes the samples")
+
+
+@check
+def check_exports(subject: Subject) -> None:
+    import numpy as np
+
+    from zoo import checkpoint
+    from zoo.export import ExportSource, get_exporter, sha256_of
+    from zoo.runtime import OnnxGenerator
+
+    model = subject.trained()
+    folder = checkpoint.save(subject.workdir / "export-run", model, step=2)
+    exporter = get_exporter("onnx")
+    for name, graph in model.export_graphs().items():
+        source = ExportSource(
+            model_name=subject.name,
+            graph_name=name,
+            run_dir=folder.parent.parent,
+            checkpoint=folder / checkpoint.WEIGHTS,
+            checkpoint_sha256=sha256_of(folder / checkpoint.WEIGHTS),
+            step=2,
+            image_shape=subject.spec.shape,
+        )
+        report = exporter.export(graph, source, subject.workdir / f"{name}.onnx")
+        runtime = OnnxGenerator(report.path, device="cpu")
+        outputs = runtime.run(runtime.draw_inputs(3, seed=0))
+        expect(len(outputs) == len(graph.outputs), f"graph {name!r} has {len(outputs)} outputs, declares {len(graph.outputs)}")
+        expect(all(o.shape[0] == 3 for o in outputs), f"graph {name!r} does not keep the batch axis")
+        if graph.outputs[0] == "image":
+            low, high = graph.value_range
+            expect(outputs[0].shape == (3, *subject.spec.shape), f"graph {name!r} gives images of shape {outputs[0].shape}")
+            expect(bool(np.all((outputs[0] >= low) & (outputs[0] <= high))), f"graph {name!r} leaves its value range")
+
+
+def check_plugin(name: str, workdir: str | Path, only: list[str] | None = None) -> list[str]:
+    """Run the checks (all, or ``only``) on plugin ``name``; return their names, raise on the first failure."""
+    workdir = Path(workdir)
+    passed = []
+    for check_name, fn in CHECKS.items():
+        if only is not None and check_name not in only:
+            continue
+        folder = workdir / check_name
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            fn(Subject(name, folder))
+        except ConformanceError as exc:
+            raise ConformanceError(f"{name}: check {check_name!r} failed: {exc}") from None
+        passed.append(check_name)
+    return passed
+
+
+def conformance_suite(name: str) -> Any:
+    """A pytest test function running each check on plugin ``name`` as its own test."""
+    import pytest
+
+    @pytest.mark.parametrize("check_name", list(CHECKS))
+    def test_conformance(check_name: str, tmp_path: Path) -> None:
+        check_plugin(name, tmp_path, only=[check_name])
+
+    return test_conformance
