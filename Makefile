@@ -24,6 +24,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/train_speed.py
+	$(BIN)/python benchmarks/sample_speed.py
 
 clean:
 	rm -rf $(VENV) runs samples.png
