@@ -51,14 +51,7 @@ class Exporter(ABC):
         """Write ``graph`` (an :class:`~zoo.contract.ExportGraph`) to ``out`` and verify it."""
 
 
-def _exporter_violations(obj: Any) -> list[str]:
-    if not (isinstance(obj, type) and issubclass(obj, Exporter)):
-        return [f"{obj!r} is not a subclass of zoo.export.Exporter"]
-    abstract = sorted(getattr(obj, "__abstractmethods__", ()))
-    return [f"does not implement {', '.join(abstract)}"] if abstract else []
-
-
-registry.register_validator(registry.EXPORTERS, _exporter_violations)
+registry.register_validator(registry.EXPORTERS, lambda obj: registry.subclass_violations(obj, Exporter))
 
 
 def get_exporter(name: str) -> Exporter:

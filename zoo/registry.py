@@ -70,6 +70,14 @@ def register_validator(group: str, validator: Callable[[Any], list[str]]) -> Non
     _validators[group] = validator
 
 
+def subclass_violations(obj: Any, base: type) -> list[str]:
+    """What keeps a loaded entry-point object from being a concrete subclass of ``base``."""
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        return [f"{obj!r} is not a subclass of {base.__module__}.{base.__qualname__}"]
+    abstract = sorted(getattr(obj, "__abstractmethods__", ()))
+    return [f"does not implement {', '.join(abstract)}"] if abstract else []
+
+
 def entries(group: str) -> dict[str, Entry]:
     """Every name registered in ``group``, sorted, without importing anything."""
     found: dict[str, Entry] = {}

@@ -28,8 +28,8 @@ CPU = "CPUExecutionProvider"
 METADATA_PREFIX = "zoo."
 
 
-def check_single_onnxruntime() -> None:
-    """onnxruntime and onnxruntime-gpu install the same module and overwrite each other."""
+def installed_onnxruntimes() -> list[str]:
+    """Which of the onnxruntime distributions are installed."""
     installed = []
     for dist in ("onnxruntime", "onnxruntime-gpu"):
         try:
@@ -37,7 +37,12 @@ def check_single_onnxruntime() -> None:
             installed.append(dist)
         except importlib_metadata.PackageNotFoundError:
             pass
-    if len(installed) == 2:
+    return installed
+
+
+def check_single_onnxruntime() -> None:
+    """onnxruntime and onnxruntime-gpu install the same module and overwrite each other."""
+    if len(installed_onnxruntimes()) == 2:
         raise ZooError(
             "both onnxruntime and onnxruntime-gpu are installed and overwrite each other; "
             "pip uninstall -y onnxruntime onnxruntime-gpu, then reinstall zoo"

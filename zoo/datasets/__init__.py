@@ -16,12 +16,9 @@ DEFAULT_DATASET = "digits"
 
 
 def _dataset_violations(obj: Any) -> list[str]:
-    from zoo.datasets.source import DatasetSource
+    from zoo.datasets.source import DatasetSource  # imports torch: only once a dataset is loaded
 
-    if not (isinstance(obj, type) and issubclass(obj, DatasetSource)):
-        return [f"{obj!r} is not a subclass of zoo.datasets.source.DatasetSource"]
-    abstract = sorted(getattr(obj, "__abstractmethods__", ()))
-    return [f"does not implement {', '.join(abstract)}"] if abstract else []
+    return registry.subclass_violations(obj, DatasetSource)
 
 
 registry.register_validator(registry.DATASETS, _dataset_violations)
