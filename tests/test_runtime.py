@@ -11,6 +11,7 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
+from zoo.errors import UsageError
 from zoo.export import export_run
 from zoo.runtime import OnnxGenerator, installed_onnxruntimes, open_session
 from zoo.trainer import TrainOptions, train
@@ -84,10 +85,11 @@ def test_zoo_generate_needs_no_torch(onnx_file, tmp_path):
     assert "[E:" not in result.stderr and "CUDA" not in result.stderr, "no provider error spam"
 
 
-def test_provider_is_what_the_session_really_uses(onnx_file):
-    session = open_session(onnx_file, device="auto")
-    assert session.get_providers()[0] in ("CUDAExecutionProvider", "CPUExecutionProvider")
+def test_cpu_device_gives_a_cpu_session(onnx_file):
     assert open_session(onnx_file, device="cpu").get_providers() == ["CPUExecutionProvider"]
+    assert OnnxGenerator(onnx_file, device="cpu").provider == "CPUExecutionProvider"
+    with pytest.raises(UsageError, match="unknown device 'tpu'"):
+        open_session(onnx_file, device="tpu")
 
 
 def test_cpu_only_machine_has_no_error_spam_and_refuses_cuda(onnx_file):
