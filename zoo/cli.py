@@ -7,7 +7,6 @@ line on stderr; ``zoo --debug ...`` shows the traceback instead.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 

@@ -8,6 +8,7 @@ import torch
 
 from zoo.datasets import load_dataset
 from zoo.datasets.embedded import Digits, LFWSubset
+from zoo.datasets.source import LoadRequest
 
 
 def _rows(images: torch.Tensor) -> list[bytes]:
@@ -39,8 +40,8 @@ def test_digits_values_span_0_to_255_at_native_size() -> None:
 
 
 def test_digits_split_is_fixed() -> None:
-    first = Digits().load(split="test", image_size=8, channels=1)
-    again = Digits().load(split="test", image_size=8, channels=1)
+    first = Digits().load(LoadRequest(split="test", image_size=8, channels=1))
+    again = Digits().load(LoadRequest(split="test", image_size=8, channels=1))
     assert torch.equal(first.images, again.images) and torch.equal(first.labels, again.labels)
     # pinned: a changed seed or split rule would silently move images between train and test
     assert first.labels.bincount().tolist() == [17, 19, 18, 15, 22, 21, 15, 20, 14, 19]
@@ -68,6 +69,6 @@ def test_lfw_subset_keeps_only_faces() -> None:
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_lfw_subset_default_size_and_channels(channels: int) -> None:
-    faces = LFWSubset().load(split="train", image_size=LFWSubset.default_size, channels=channels)
+    faces = LFWSubset().load(LoadRequest(split="train", image_size=LFWSubset.default_size, channels=channels))
     assert faces.images.shape == (90, channels, 32, 32) and faces.images.dtype == torch.uint8
     assert faces.spec.shape == (channels, 32, 32)

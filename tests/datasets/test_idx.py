@@ -13,6 +13,7 @@ import torch
 
 from zoo.datasets import load_dataset
 from zoo.datasets.idx import MNIST, FashionMNIST, read_idx
+from zoo.datasets.source import LoadRequest
 from zoo.errors import ZooError
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -39,7 +40,7 @@ def make_split(folder: Path, prefix: str, n: int, *, gz: bool = True, seed: int 
 
 def load(source: type = MNIST, **kwargs):
     options = {"split": "train", "image_size": 28, "channels": 1} | kwargs
-    return source().load(**options)
+    return source().load(LoadRequest(**options))
 
 
 @pytest.mark.parametrize("gz", [True, False])

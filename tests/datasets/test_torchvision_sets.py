@@ -17,6 +17,7 @@ from PIL import Image
 from torchvision.datasets import cifar, lfw
 
 from zoo.datasets import load_dataset
+from zoo.datasets.source import LoadRequest
 from zoo.datasets.torchvision_sets import CIFAR10, LFW
 from zoo.errors import ZooError
 
@@ -79,7 +80,7 @@ def test_cifar_reads_channels_first(tmp_path: Path, unchecked: None) -> None:
     assert torch.equal(test.images, torch.from_numpy(images))
     assert test.labels.dtype == torch.int64 and test.labels.tolist() == labels.tolist()
     assert test.spec.num_classes == 10
-    train = CIFAR10().load(split="train", image_size=16, channels=1, data_dir=tmp_path)
+    train = CIFAR10().load(LoadRequest(split="train", image_size=16, channels=1, data_dir=tmp_path))
     assert train.images.shape == (10, 1, 16, 16)
 
 
@@ -105,7 +106,7 @@ def test_lfw_crops_to_the_face(tmp_path: Path, unchecked: None) -> None:
     assert train.labels is None and train.spec.num_classes == 0
     # only the white centre survives the crop; the grey border would pull the minimum down
     assert int(train.images.min()) > 230
-    test = LFW().load(split="test", image_size=16, channels=1, data_dir=tmp_path)
+    test = LFW().load(LoadRequest(split="test", image_size=16, channels=1, data_dir=tmp_path))
     assert test.images.shape == (2, 1, 16, 16)
 
 

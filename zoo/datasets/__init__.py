@@ -61,7 +61,9 @@ def load_dataset(
         raise UsageError(f"--channels must be 1 or 3, got {channels}")
     if source.needs_data_dir and data_dir is None:
         raise UsageError(f"dataset {base!r} is read from local files: pass --data-dir DIR (and --download to fetch it)")
-    return source().load(
+    from zoo.datasets.source import LoadRequest
+
+    request = LoadRequest(
         split=split,
         image_size=image_size or source.default_size,
         channels=channels or source.default_channels,
@@ -69,3 +71,4 @@ def load_dataset(
         download=download,
         argument=argument,
     )
+    return source().load(request)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from zoo.datasets.source import DatasetSource, ImageSet, to_uint8_images
+from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, to_uint8_images
 
 
 class Digits(DatasetSource):
@@ -27,26 +25,17 @@ class Digits(DatasetSource):
     test_size = 180
     seed = 0
 
-    def load(
-        self,
-        *,
-        split: str,
-        image_size: int,
-        channels: int,
-        data_dir: Path | None = None,
-        download: bool = False,
-        argument: str | None = None,
-    ) -> ImageSet:
+    def load(self, request: LoadRequest) -> ImageSet:
         from sklearn.datasets import load_digits
 
         digits = load_digits()
         order = np.random.RandomState(self.seed).permutation(len(digits.images))
-        index = order[-self.test_size :] if split == "test" else order[: -self.test_size]
+        index = order[-self.test_size :] if request.split == "test" else order[: -self.test_size]
         # pixel values are counts 0..16; floats in [0, 1] let the resize work before rounding
         pixels = torch.from_numpy(digits.images[index] / 16.0).unsqueeze(1)
         labels = torch.from_numpy(digits.target[index]).to(torch.int64)
-        images = to_uint8_images(pixels, image_size, channels)
-        return ImageSet(self.name, split, images, labels, num_classes=10)
+        images = to_uint8_images(pixels, request.image_size, request.channels)
+        return ImageSet(self.name, request.split, images, labels, num_classes=10)
 
 
 class LFWSubset(DatasetSource):
@@ -66,19 +55,10 @@ class LFWSubset(DatasetSource):
     faces = 100
     train_size = 90
 
-    def load(
-        self,
-        *,
-        split: str,
-        image_size: int,
-        channels: int,
-        data_dir: Path | None = None,
-        download: bool = False,
-        argument: str | None = None,
-    ) -> ImageSet:
+    def load(self, request: LoadRequest) -> ImageSet:
         from skimage.data import lfw_subset
 
         faces = lfw_subset()[: self.faces]  # float64 in [0, 1]
-        chosen = faces[self.train_size :] if split == "test" else faces[: self.train_size]
-        images = to_uint8_images(torch.from_numpy(chosen).unsqueeze(1), image_size, channels)
-        return ImageSet(self.name, split, images)
+        chosen = faces[self.train_size :] if request.split == "test" else faces[: self.train_size]
+        images = to_uint8_images(torch.from_numpy(chosen).unsqueeze(1), request.image_size, request.channels)
+        return ImageSet(self.name, request.split, images)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zoo.datasets.source import DatasetSource, ImageSet
+from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest
 from zoo.errors import UsageError, ZooError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -35,30 +35,21 @@ class ImageFolder(DatasetSource):
     needs_data_dir = False
     takes_argument = True
 
-    def load(
-        self,
-        *,
-        split: str,
-        image_size: int,
-        channels: int,
-        data_dir: Path | None = None,
-        download: bool = False,
-        argument: str | None = None,
-    ) -> ImageSet:
-        if not argument:
+    def load(self, request: LoadRequest) -> ImageSet:
+        if not request.argument:
             raise UsageError("dataset 'folder' needs an argument: use folder:PATH")
-        root = Path(argument).expanduser()
+        root = Path(request.argument).expanduser()
         if not root.is_dir():
             state = "is not a directory" if root.exists() else "does not exist"
-            raise ZooError(f"folder:{argument}: {root} {state}")
+            raise ZooError(f"folder:{request.argument}: {root} {state}")
         paths = find_images(root)
         if not paths:
-            raise ZooError(f"folder:{argument}: no images found under {root} (looked for {', '.join(EXTENSIONS)})")
-        out = np.empty((len(paths), image_size, image_size, channels), dtype=np.uint8)
+            raise ZooError(f"folder:{request.argument}: no images found under {root} (looked for {', '.join(EXTENSIONS)})")
+        out = np.empty((len(paths), request.image_size, request.image_size, request.channels), dtype=np.uint8)
         for i, path in enumerate(paths):
-            out[i] = _read(path, image_size, channels)
+            out[i] = _read(path, request.image_size, request.channels)
         images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
-        return ImageSet(self.name, split, images)
+        return ImageSet(self.name, request.split, images)
 
 
 def _read(path: Path, image_size: int, channels: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from zoo.datasets.source import DatasetSource, ImageSet, to_uint8_images
+from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, to_uint8_images
 from zoo.errors import UsageError, ZooError
 
 _UBYTE = 0x08
@@ -57,32 +57,23 @@ class IdxDataset(DatasetSource):
     url: ClassVar[str]
     prefixes: ClassVar[dict[str, str]] = {"train": "train", "test": "t10k"}
 
-    def load(
-        self,
-        *,
-        split: str,
-        image_size: int,
-        channels: int,
-        data_dir: Path | None = None,
-        download: bool = False,
-        argument: str | None = None,
-    ) -> ImageSet:
-        if data_dir is None:
+    def load(self, request: LoadRequest) -> ImageSet:
+        if request.data_dir is None:
             raise UsageError(f"dataset {self.name!r} is read from local files: pass --data-dir DIR")
-        files = self.find(data_dir, split)
-        if files is None and download:
-            self.download(data_dir, split)
-            files = self.find(data_dir, split)
+        files = self.find(request.data_dir, request.split)
+        if files is None and request.download:
+            self.download(request.data_dir, request.split)
+            files = self.find(request.data_dir, request.split)
         note = ""
-        if files is None and split == "train":
-            files = self.find(data_dir, "test")
+        if files is None and request.split == "train":
+            files = self.find(request.data_dir, "test")
             if files is not None:
                 note = (
-                    f"{self.name} has no train split in {data_dir}, only the test split; "
+                    f"{self.name} has no train split in {request.data_dir}, only the test split; "
                     f"loaded the test split ({files[0].name}) instead"
                 )
         if files is None:
-            raise ZooError(self.missing_message(data_dir, split))
+            raise ZooError(self.missing_message(request.data_dir, request.split))
         image_path, label_path = files
         raw = read_idx(image_path, 3)
         labels = read_idx(label_path, 1)
@@ -90,10 +81,10 @@ class IdxDataset(DatasetSource):
             raise ZooError(f"{image_path} holds {len(raw)} images but {label_path} holds {len(labels)} labels")
         if labels.size and labels.max() > 9:
             raise ZooError(f"{label_path} holds label {labels.max()}; {self.name} labels are 0-9")
-        images = to_uint8_images(torch.from_numpy(raw.copy()).unsqueeze(1), image_size, channels)
+        images = to_uint8_images(torch.from_numpy(raw.copy()).unsqueeze(1), request.image_size, request.channels)
         return ImageSet(
             self.name,
-            "test" if note else split,
+            "test" if note else request.split,
             images,
             torch.from_numpy(labels.astype(np.int64)),
             num_classes=10,

@@ -57,6 +57,20 @@ class ImageSet:
         return Batch(images=images, labels=labels)
 
 
+@dataclasses.dataclass(frozen=True)
+class LoadRequest:
+    """What a source is asked to load; :func:`zoo.datasets.load_dataset` fills in the defaults."""
+
+    split: str
+    image_size: int
+    """Side length of the square images to return."""
+    channels: int
+    data_dir: Path | None = None
+    download: bool = False
+    argument: str | None = None
+    """The ``ARGUMENT`` of ``NAME:ARGUMENT`` names (``folder:PATH``), else None."""
+
+
 class DatasetSource(ABC):
     """A dataset the zoo can load. Subclass it and register the class as an entry point."""
 
@@ -71,17 +85,8 @@ class DatasetSource(ABC):
     """True for sources named ``NAME:ARGUMENT`` (``folder:PATH``)."""
 
     @abstractmethod
-    def load(
-        self,
-        *,
-        split: str,
-        image_size: int,
-        channels: int,
-        data_dir: Path | None = None,
-        download: bool = False,
-        argument: str | None = None,
-    ) -> ImageSet:
-        """Read the split, resized to ``image_size`` squared with ``channels`` channels."""
+    def load(self, request: LoadRequest) -> ImageSet:
+        """Read ``request.split``, resized to ``request.image_size`` squared with ``request.channels``."""
 
 
 def to_uint8_images(images: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zoo.datasets.source import DatasetSource, ImageSet, to_uint8_images
+from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, to_uint8_images
 from zoo.errors import UsageError, ZooError
 
 
@@ -29,23 +29,14 @@ class CIFAR10(DatasetSource):
     default_size = 32
     default_channels = 3
 
-    def load(
-        self,
-        *,
-        split: str,
-        image_size: int,
-        channels: int,
-        data_dir: Path | None = None,
-        download: bool = False,
-        argument: str | None = None,
-    ) -> ImageSet:
+    def load(self, request: LoadRequest) -> ImageSet:
         from torchvision import datasets
 
-        data_dir = _require_dir(self.name, data_dir)
+        data_dir = _require_dir(self.name, request.data_dir)
         try:
-            cifar = datasets.CIFAR10(root=str(data_dir), train=split == "train", download=download)
+            cifar = datasets.CIFAR10(root=str(data_dir), train=request.split == "train", download=request.download)
         except (RuntimeError, OSError) as exc:  # missing/corrupt files, or a failed download (URLError)
-            if download:
+            if request.download:
                 raise ZooError(f"could not download CIFAR-10 into {data_dir}: {_one_line(exc)}") from exc
             raise ZooError(
                 f"CIFAR-10 not found or corrupt in {data_dir / 'cifar-10-batches-py'}/; "
@@ -54,7 +45,7 @@ class CIFAR10(DatasetSource):
         # .data is already one (N, 32, 32, 3) uint8 array: no per-image work needed
         images = torch.from_numpy(cifar.data).permute(0, 3, 1, 2)
         labels = torch.as_tensor(cifar.targets, dtype=torch.int64)
-        return ImageSet(self.name, split, to_uint8_images(images, image_size, channels), labels, num_classes=10)
+        return ImageSet(self.name, request.split, to_uint8_images(images, request.image_size, request.channels), labels, num_classes=10)
 
 
 class LFW(DatasetSource):
@@ -73,34 +64,25 @@ class LFW(DatasetSource):
 
     crop_fraction = 128 / 250
 
-    def load(
-        self,
-        *,
-        split: str,
-        image_size: int,
-        channels: int,
-        data_dir: Path | None = None,
-        download: bool = False,
-        argument: str | None = None,
-    ) -> ImageSet:
+    def load(self, request: LoadRequest) -> ImageSet:
         from torchvision import datasets
 
-        data_dir = _require_dir(self.name, data_dir)
+        data_dir = _require_dir(self.name, request.data_dir)
         try:
-            lfw = datasets.LFWPeople(root=str(data_dir), split=split)
+            lfw = datasets.LFWPeople(root=str(data_dir), split=request.split)
         except (RuntimeError, OSError) as exc:
             expected = data_dir / "lfw-py"
-            why = "torchvision can no longer download LFW; " if download else ""
+            why = "torchvision can no longer download LFW; " if request.download else ""
             raise ZooError(
                 f"LFW not found or corrupt in {expected}/: {why}put lfw-funneled.tgz, its extracted lfw_funneled/, "
                 f"lfw-names.txt, peopleDevTrain.txt and peopleDevTest.txt there "
                 f"(e.g. from https://www.kaggle.com/datasets/jessicali9530/lfw-dataset)"
             ) from exc
-        out = np.empty((len(lfw.data), image_size, image_size, channels), dtype=np.uint8)
+        out = np.empty((len(lfw.data), request.image_size, request.image_size, request.channels), dtype=np.uint8)
         for i, path in enumerate(lfw.data):
-            out[i] = self._face(Path(path), image_size, channels)
+            out[i] = self._face(Path(path), request.image_size, request.channels)
         images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
-        return ImageSet(self.name, split, images)
+        return ImageSet(self.name, request.split, images)
 
     def _face(self, path: Path, image_size: int, channels: int) -> np.ndarray:
         from PIL import Image
