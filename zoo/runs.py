@@ -67,7 +67,7 @@ def find(model_name: str, run: str | Path | None = "latest", runs_dir: str | Pat
     """The run folder named by ``run``: a path, or ``latest`` (the newest run of the model)."""
     if run is None or str(run) == "latest":
         root = runs_root(runs_dir)
-        runs = [info for info in list_runs(root, model_name)]
+        runs = list_runs(root, model_name)
         if not runs:
             raise ZooError(f"no runs of {model_name!r} under {root}; train one with `zoo train {model_name}`")
         return runs[-1].path
