@@ -227,7 +227,7 @@ def sample_command(name: str, run: str, n: int, seed: int | None, label: int | N
     from zoo import runs
     from zoo.device import pick_device
     from zoo.models import get_model
-    from zoo.trainer import save_grid
+    from zoo.images import save_grid
 
     get_model(name)  # an unknown or broken model is the first thing to report
     if n < 1:

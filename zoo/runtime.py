@@ -1,6 +1,6 @@
 """Torch-free inference of exported zoo graphs: onnxruntime, numpy and Pillow only.
 
-    from zoo.runtime import OnnxGenerator
+    from zoo.runtime import OnnxGenerator, save_grid
     generator = OnnxGenerator("dcgan-generator.onnx")
     images = generator.generate(16, seed=0)          # (16, C, H, W) float32 in [0, 1]
     save_grid(images, "grid.png")

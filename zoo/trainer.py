@@ -21,15 +21,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from torchvision.utils import save_image
 
 from zoo import checkpoint, runs
 from zoo import config as config_module
-from zoo.atomic import atomic_path
 from zoo.contract import Model
 from zoo.datasets import load_dataset
 from zoo.datasets.source import ImageSet
 from zoo.device import pick_device
+from zoo.images import save_grid
 from zoo.errors import UsageError, ZooError
 from zoo.models import get_model
 
@@ -188,14 +187,6 @@ def total_steps(options: TrainOptions, batches_per_epoch: int) -> int:
     if steps < 1:
         raise UsageError(f"--steps must be at least 1, got {steps}")
     return steps
-
-
-def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path:
-    """Write images in [0, 1] as one PNG grid, atomically."""
-    nrow = nrow or max(1, int(round(len(images) ** 0.5)))
-    with atomic_path(path) as tmp:
-        save_image(images, tmp, nrow=nrow, padding=2, format="png")
-    return path
 
 
 def _tensorboard_writer(run_dir: Path) -> Any:
