@@ -23,7 +23,7 @@ import torch
 
 from zoo import checkpoint
 from zoo.contract import DataSpec
-from zoo.export import ExportSource, get_exporter, sha256_of
+from zoo.export import ExportSource, get_exporter
 from zoo.models import get_model
 from zoo.runtime import OnnxGenerator, cuda_driver_loads
 
@@ -53,10 +53,7 @@ def main() -> None:
             model = plugin.build(plugin.Config(), DataSpec(*shape), "cpu")
             folder = checkpoint.save(Path(tmp) / "x".join(map(str, shape)), model, step=0)
             graph = model.export_graphs()["generator"]
-            source = ExportSource(
-                "dcgan", "generator", folder.parent.parent, folder / checkpoint.WEIGHTS,
-                sha256_of(folder / checkpoint.WEIGHTS), 0, shape,
-            )
+            source = ExportSource.of_checkpoint("dcgan", "generator", folder, 0, shape)
             report = exporter.export(graph, source, Path(tmp) / f"dcgan-{'x'.join(map(str, shape))}.onnx")
             parity = max(report.checks["max_abs_diff"].values())
             runtimes = {"onnxruntime CPU": OnnxGenerator(report.path, device="cpu")}

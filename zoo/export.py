@@ -30,6 +30,15 @@ class ExportSource:
     step: int
     image_shape: tuple[int, int, int]
 
+    @classmethod
+    def of_checkpoint(
+        cls, model_name: str, graph_name: str, folder: Path, step: int, image_shape: tuple[int, int, int]
+    ) -> "ExportSource":
+        """The source for a checkpoint folder ``RUN/checkpoints/step-N`` (hashes its weights)."""
+        from zoo.checkpoint import WEIGHTS
+
+        return cls(model_name, graph_name, folder.parent.parent, folder / WEIGHTS, sha256_of(folder / WEIGHTS), step, image_shape)
+
 
 @dataclasses.dataclass
 class ExportReport:
@@ -91,17 +100,8 @@ def export_run(
     if graph_name not in graphs:
         raise UsageError(f"{model_name} declares graph {graph_name!r} but its model does not export it")
     _, folder = checkpoint.latest_checkpoint(run_dir)
-    weights = folder / checkpoint.WEIGHTS
     out_path = Path(out) if out is not None else Path(f"{model_name}-{graph_name}{exporter.suffix}")
     if out_path.suffix != exporter.suffix:
         raise UsageError(f"--out must end in {exporter.suffix}, got {str(out_path)!r}")
-    source = ExportSource(
-        model_name=model_name,
-        graph_name=graph_name,
-        run_dir=run_dir,
-        checkpoint=weights,
-        checkpoint_sha256=sha256_of(weights),
-        step=loaded.step,
-        image_shape=loaded.model.data.shape,
-    )
+    source = ExportSource.of_checkpoint(model_name, graph_name, folder, loaded.step, loaded.model.data.shape)
     return exporter.export(graphs[graph_name], source, out_path, **options)

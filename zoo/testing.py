@@ -190,22 +190,14 @@ def check_exports(subject: Subject) -> None:
     import numpy as np
 
     from zoo import checkpoint
-    from zoo.export import ExportSource, get_exporter, sha256_of
+    from zoo.export import ExportSource, get_exporter
     from zoo.runtime import OnnxGenerator
 
     model = subject.trained()
     folder = checkpoint.save(subject.workdir / "export-run", model, step=2)
     exporter = get_exporter("onnx")
     for name, graph in model.export_graphs().items():
-        source = ExportSource(
-            model_name=subject.name,
-            graph_name=name,
-            run_dir=folder.parent.parent,
-            checkpoint=folder / checkpoint.WEIGHTS,
-            checkpoint_sha256=sha256_of(folder / checkpoint.WEIGHTS),
-            step=2,
-            image_shape=subject.spec.shape,
-        )
+        source = ExportSource.of_checkpoint(subject.name, name, folder, 2, subject.spec.shape)
         report = exporter.export(graph, source, subject.workdir / f"{name}.onnx")
         runtime = OnnxGenerator(report.path, device="cpu")
         outputs = runtime.run(runtime.draw_inputs(3, seed=0))
