@@ -125,7 +125,7 @@ def _write_metadata(model: Any, graph: ExportGraph, source: ExportSource, opset:
         ],
         "outputs": list(graph.outputs),
         "image_shape": list(source.image_shape),
-        "value_range": list(graph.value_range),
+        "value_range": None if graph.value_range is None else list(graph.value_range),
         "checkpoint_sha256": source.checkpoint_sha256,
         "checkpoint_step": source.step,
         "opset": opset,

@@ -30,6 +30,16 @@ saved as safetensors) and ``Model.optimizers`` (optimizer state, saved as safete
 JSON). The trainer, the run directory, the CLI and exporters only ever use this interface,
 so a plugin knows nothing about them and they know nothing about a particular architecture.
 
+Two optional capabilities extend a model, each an abstract subclass of :class:`Model` that
+the core checks with ``isinstance``:
+
+:class:`LatentModel` (``encode`` / ``decode`` and ``latent_dim``)
+    An encoder q(z|x) and a decoder; ``zoo reconstruct``, ``interpolate``, ``traverse``,
+    ``encode`` and ``decode`` work on any such model.
+:class:`LikelihoodModel` (``log_weights`` and ``pixel_model``)
+    A model of p(x) with an approximate posterior; ``zoo evaluate`` turns its importance
+    weights into the negative ELBO and the importance-weighted (IWAE) bound.
+
 This module does not import torch at import time, so listing plugins stays fast.
 """
 
@@ -105,7 +115,8 @@ class ExportGraph:
     module: "nn.Module"
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[str, ...] = ("image",)
-    value_range: tuple[float, float] = (0.0, 1.0)
+    value_range: tuple[float, float] | None = (0.0, 1.0)
+    """The range of the first output when it is an image; None for other outputs."""
     description: str = ""
 
     @property
@@ -165,6 +176,36 @@ class Model(ABC):
         else:
             generator.manual_seed(seed)
         return generator
+
+
+class LatentModel(Model):
+    """A model with an encoder to a latent vector and a decoder back (VAEs and their kin)."""
+
+    latent_dim: int
+
+    @abstractmethod
+    def encode(self, images: "torch.Tensor", labels: "torch.Tensor | None" = None) -> tuple["torch.Tensor", "torch.Tensor"]:
+        """Posterior mean and log-variance, each ``(N, latent_dim)`` on the CPU, of images in [0, 1]."""
+
+    @abstractmethod
+    def decode(self, latents: "torch.Tensor", labels: "torch.Tensor | None" = None) -> "torch.Tensor":
+        """Images in [0, 1] on the CPU (the mean of p(x|z)) for latents ``(N, latent_dim)``."""
+
+
+class LikelihoodModel(Model):
+    """A model of p(x) with an approximate posterior q(z|x), whose likelihood can be bounded."""
+
+    pixel_model: str
+    """``"bernoulli"`` (pixels are binary: evaluation binarises the data first) or
+    ``"discrete-256"`` (8-bit pixels, evaluated as they are)."""
+
+    @abstractmethod
+    def log_weights(self, batch: Batch, k: int) -> "torch.Tensor":
+        """``(k, N)`` importance weights log p(x, z_i) - log q(z_i | x), z_i ~ q(z | x), in nats.
+
+        ``batch.images`` are already in the form :attr:`pixel_model` says. The mean over ``k``
+        estimates the ELBO; log-mean-exp over ``k`` is the IWAE bound (Burda et al. 2016).
+        """
 
 
 class Plugin(ABC):

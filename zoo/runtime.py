@@ -156,6 +156,12 @@ class OnnxGenerator:
         """``n`` images, ``(n, C, H, W)`` float32, in the graph's value range."""
         if n < 1:
             raise UsageError(f"-n must be at least 1, got {n}")
+        outputs = self.metadata.get("outputs", ["image"])
+        if outputs[0] != "image":
+            raise UsageError(
+                f"{self.path.name} is the {self.metadata.get('model')} {self.metadata.get('graph')} graph "
+                f"(outputs {', '.join(outputs)}), not an image generator; export the generator graph to draw images"
+            )
         return self.run(self.draw_inputs(n, seed, label))[0]
 
 

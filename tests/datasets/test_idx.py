@@ -62,6 +62,7 @@ def test_each_split_reads_its_own_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("source, folder", [(MNIST, "MNIST"), (FashionMNIST, "FashionMNIST")])
 def test_torchvision_layout(tmp_path: Path, source: type, folder: str) -> None:
+    make_split(tmp_path / folder / "raw", "train", 2, gz=False)
     images, _ = make_split(tmp_path / folder / "raw", "t10k", 4, gz=False)
     loaded = load(source, data_dir=tmp_path, split="test")
     assert torch.equal(loaded.images[:, 0], torch.from_numpy(images))
@@ -74,12 +75,18 @@ def test_fashion_does_not_read_mnist_torchvision_folder(tmp_path: Path) -> None:
         load(FashionMNIST, data_dir=tmp_path, split="test")
 
 
-def test_train_falls_back_to_test_with_a_note(tmp_path: Path) -> None:
-    images, _ = make_split(tmp_path, "t10k", 6)
-    loaded = load(data_dir=tmp_path, split="train")
-    assert torch.equal(loaded.images[:, 0], torch.from_numpy(images))
-    assert loaded.split == "test"
-    assert "no train split" in loaded.note and "test split" in loaded.note
+def test_only_test_files_are_carved_into_disjoint_fixed_splits(tmp_path: Path) -> None:
+    images, labels = make_split(tmp_path, "t10k", 20)
+    train = load(data_dir=tmp_path, split="train")
+    test = load(data_dir=tmp_path, split="test")
+    assert (len(train), len(test)) == (18, 2)
+    assert train.split == "train" and test.split == "test"
+    assert "only its test split" in train.note and "18 of its 20 images as train and the other 2 as test" in train.note
+    # together they are the test file's images, each exactly once, with their own labels
+    rows = {bytes(image.numpy().tobytes()): int(label) for image, label in zip(torch.from_numpy(images), labels)}
+    carved = [(bytes(i[0].numpy().tobytes()), int(l)) for s in (train, test) for i, l in zip(s.images, s.labels)]
+    assert sorted(carved) == sorted(rows.items())
+    assert torch.equal(load(data_dir=tmp_path, split="test").images, test.images), "the carve is fixed"
 
 
 def test_resize_and_channels(tmp_path: Path) -> None:
@@ -144,17 +151,19 @@ def test_image_and_label_counts_must_agree(tmp_path: Path) -> None:
         load(data_dir=tmp_path, split="test")
 
 
-def test_real_mnist_test_set(mnist_dir: Path) -> None:
+def test_real_mnist_test_set_is_carved_9000_1000(mnist_dir: Path) -> None:
+    """The shared folder holds only MNIST's 10,000 test images: train on 9,000, test on 1,000."""
+    train = load_dataset("mnist", split="train", data_dir=mnist_dir)
     test = load_dataset("mnist", split="test", data_dir=mnist_dir)
-    assert test.images.shape == (10_000, 1, 28, 28) and test.images.dtype == torch.uint8
-    assert int(test.images.min()) == 0 and int(test.images.max()) == 255
-    counts = test.labels.bincount(minlength=10)
-    assert len(counts) == 10 and int(counts.sum()) == 10_000
+    assert train.images.shape == (9_000, 1, 28, 28) and test.images.shape == (1_000, 1, 28, 28)
+    both = torch.cat([train.images, test.images])
+    assert int(both.min()) == 0 and int(both.max()) == 255
+    counts = torch.cat([train.labels, test.labels]).bincount(minlength=10)
     assert int(counts[1]) == 1135  # the published count of ones in the MNIST test set
-    assert test.labels.min() == 0 and test.labels.max() == 9 and test.note == ""
+    assert all(int(c) > 50 for c in test.labels.bincount(minlength=10)), "every class is in the held-out part"
+    assert "9,000 of its 10,000 images as train" in train.note
 
 
-def test_real_mnist_train_request_uses_the_test_set(mnist_dir: Path) -> None:
+def test_real_mnist_resized(mnist_dir: Path) -> None:
     loaded = load_dataset("mnist", split="train", data_dir=mnist_dir, image_size=16)
-    assert loaded.images.shape == (10_000, 1, 16, 16)
-    assert loaded.split == "test" and "test split" in loaded.note
+    assert loaded.images.shape == (9_000, 1, 16, 16)

@@ -4,6 +4,8 @@ Under ``--data-dir DIR`` a split's two files are looked for flat in ``DIR`` (as 
 distributed) and in torchvision's layout ``DIR/MNIST/raw`` (``DIR/FashionMNIST/raw``).
 Both datasets use the same file names, so in the flat layout the folder alone says which
 one is read: point ``fashion-mnist`` at a folder of Fashion-MNIST files.
+
+With only the test files present, both splits are carved from them (see :meth:`IdxDataset.carve`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import torch
 from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, to_uint8_images
 from zoo.errors import UsageError, ZooError
 
+CARVED_TEST_FRACTION = 0.1
+"""When only the test files are present, this part of them is the test split (1,000 of MNIST's 10,000)."""
 _UBYTE = 0x08
 """The idx type code for unsigned bytes, the only one MNIST-style files use."""
 
@@ -64,16 +68,30 @@ class IdxDataset(DatasetSource):
         if files is None and request.download:
             self.download(request.data_dir, request.split)
             files = self.find(request.data_dir, request.split)
-        note = ""
-        if files is None and request.split == "train":
-            files = self.find(request.data_dir, "test")
-            if files is not None:
-                note = (
-                    f"{self.name} has no train split in {request.data_dir}, only the test split; "
-                    f"loaded the test split ({files[0].name}) instead"
-                )
+        if self.find(request.data_dir, "train") is None and (test_files := self.find(request.data_dir, "test")):
+            return self.carve(test_files, request)
         if files is None:
             raise ZooError(self.missing_message(request.data_dir, request.split))
+        images, labels = self.read(files, request)
+        return ImageSet(self.name, request.split, images, labels, num_classes=10)
+
+    def carve(self, test_files: tuple[Path, Path], request: LoadRequest) -> ImageSet:
+        """Both splits from the test files alone: a fixed 90% as ``train``, the other 10% as ``test``.
+
+        The split is ``numpy.random.RandomState(0).permutation`` of the test images (a stream
+        numpy keeps stable), so runs trained on ``train`` are evaluated on images they never saw.
+        """
+        images, labels = self.read(test_files, request)
+        order = torch.from_numpy(np.random.RandomState(0).permutation(len(images)))
+        held_out = max(1, round(len(images) * CARVED_TEST_FRACTION))
+        index = order[-held_out:] if request.split == "test" else order[:-held_out]
+        note = (
+            f"{self.name} has only its test split in {request.data_dir}; using a fixed {len(images) - held_out:,} "
+            f"of its {len(images):,} images as train and the other {held_out:,} as test (this is the {request.split} part)"
+        )
+        return ImageSet(self.name, request.split, images[index], labels[index], num_classes=10, note=note)
+
+    def read(self, files: tuple[Path, Path], request: LoadRequest) -> tuple[torch.Tensor, torch.Tensor]:
         image_path, label_path = files
         raw = read_idx(image_path, 3)
         labels = read_idx(label_path, 1)
@@ -82,14 +100,7 @@ class IdxDataset(DatasetSource):
         if labels.size and labels.max() > 9:
             raise ZooError(f"{label_path} holds label {labels.max()}; {self.name} labels are 0-9")
         images = to_uint8_images(torch.from_numpy(raw.copy()).unsqueeze(1), request.image_size, request.channels)
-        return ImageSet(
-            self.name,
-            "test" if note else request.split,
-            images,
-            torch.from_numpy(labels.astype(np.int64)),
-            num_classes=10,
-            note=note,
-        )
+        return images, torch.from_numpy(labels.astype(np.int64))
 
     def folders(self, data_dir: Path) -> list[Path]:
         return [data_dir, data_dir / self.torchvision_name / "raw"]
