@@ -53,6 +53,14 @@ def main() -> None:
     cli(obj={})
 
 
+def invocation() -> str:
+    """The command line as the user typed it, for the records (``zoo train ...``)."""
+    import shlex
+    import sys
+
+    return shlex.join(["zoo", *sys.argv[1:]])
+
+
 runs_dir_option = click.option(
     "--runs-dir", type=click.Path(file_okay=False), default=None, help="Where runs live [default: $ZOO_RUNS_DIR or ./runs]."
 )
@@ -202,6 +210,7 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, **kw: A
             runs_dir=kw["runs_dir"],
             options=options,
             on_start=announce,
+            command=invocation(),
         )
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
     if result.interrupted:
@@ -282,6 +291,59 @@ def generate_command(file: str, n: int, seed: int | None, label: int | None, out
     save_grid(images, out, value_range=tuple(generator.metadata.get("value_range", (0.0, 1.0))))
     click.echo(f"{n} images from {file} ({generator.metadata.get('model')} {generator.metadata.get('graph')}, {generator.provider}) -> {out}", err=True)
     click.echo(out)
+
+
+@cli.command("evaluate")
+@click.argument("name")
+@click.option("--run", "run", default="latest", show_default=True, help="Run directory, or latest.")
+@click.option("--dataset", default=None, help="Dataset to measure on [default: the run's own].")
+@click.option("--data-dir", type=click.Path(), default=None, help="Folder holding the dataset's files [default: the run's].")
+@click.option("--split", default="test", show_default=True, help="Split to measure on.")
+@click.option("-k", "k", type=int, default=1000, show_default=True, help="Importance samples per image for the IWAE bound.")
+@click.option(
+    "--binarize",
+    type=click.Choice(["dynamic", "threshold"]),
+    default="dynamic",
+    show_default=True,
+    help="How greyscale pixels become binary for Bernoulli models: one seeded draw, or > 0.5.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the binarisation and the latents.")
+@click.option("--record", is_flag=True, help="Also write the results into the catalog (registry.json).")
+@click.option("--registry", "registry_path", type=click.Path(dir_okay=False), default="registry.json", show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@runs_dir_option
+def evaluate_command(name: str, record: bool, registry_path: str, no_progress: bool, **kw: Any) -> None:
+    """Negative ELBO and IWAE negative log-likelihood of a trained model on held-out images."""
+    from zoo import catalog
+    from zoo.evaluate import evaluate_run
+
+    if record:
+        catalog.read(Path(registry_path))  # a missing catalog is reported before the long computation
+    evaluation = evaluate_run(
+        name,
+        run=kw["run"],
+        dataset=kw["dataset"],
+        data_dir=kw["data_dir"],
+        split=kw["split"],
+        k=kw["k"],
+        binarization=kw["binarize"],
+        seed=kw["seed"],
+        device=kw["device"],
+        runs_dir=kw["runs_dir"],
+        command=invocation(),
+        progress=not no_progress,
+    )
+    m = evaluation.metrics
+    click.echo(f"{name} {evaluation.run_dir} (step {evaluation.step}) on {evaluation.dataset} {evaluation.split}: {m['n']:,} images")
+    if evaluation.note:
+        click.echo(f"data: {evaluation.note}")
+    click.echo(f"binarisation: {m['binarization']}")
+    for line in evaluation.table():
+        click.echo(line)
+    if record:
+        catalog.record_results(Path(registry_path), name, evaluation.results)
+        click.echo(f"recorded {len(evaluation.results)} results for {name} in {registry_path}", err=True)
 
 
 @cli.command("runs")

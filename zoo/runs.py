@@ -128,6 +128,8 @@ def last_losses(run_dir: Path) -> dict[str, float]:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash
+        if "event" in entry:
+            continue  # an evaluation, not a training step
         return {k: v for k, v in entry.items() if k.startswith("loss")}
     return {}
 

@@ -211,8 +211,9 @@ def train(
     runs_dir: str | Path | None = None,
     options: TrainOptions | None = None,
     on_start: Callable[[Path, ImageSet], None] | None = None,
+    command: str | None = None,
 ) -> TrainResult:
-    """Start a new run of model ``name`` (``zoo train``)."""
+    """Start a new run of model ``name`` (``zoo train``); ``command`` is recorded in the run."""
     import zoo
 
     options = options or TrainOptions()
@@ -244,6 +245,7 @@ def train(
         },
         "training": {**dataclasses.asdict(options), "steps": total, "epochs": options.epochs, "device": str(torch_device)},
         "seed": options.seed,
+        "command": command,
         "zoo_version": zoo.__version__,
         "torch_version": torch.__version__,
     }
