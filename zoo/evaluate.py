@@ -61,7 +61,6 @@ def evaluate_run(
     progress: bool = True,
 ) -> Evaluation:
     import zoo
-    from zoo.datasets import load_dataset
     from zoo.device import pick_device
     from zoo.likelihood import evaluate_likelihood
     from zoo.models import get_model
@@ -74,22 +73,15 @@ def evaluate_run(
             f"{name} defines no likelihood, and zoo evaluate measures likelihood today; "
             "sample-quality metrics (FID, KID) for GANs are not implemented yet"
         )
-    info = loaded.record["dataset"]
-    if dataset is None:
-        dataset = info["name"]
-        data_dir = data_dir if data_dir is not None else info["data_dir"]
-    spec = loaded.model.data
-    data = load_dataset(dataset, split=split, data_dir=data_dir, image_size=spec.height, channels=spec.channels)
-    if loaded.model.data.num_classes and data.labels is None:
-        raise UsageError(f"{name} is class-conditional but dataset {dataset!r} has no labels")
+    data = loaded.data(split, dataset, data_dir)
     result = evaluate_likelihood(loaded.model, data, k=k, binarization=binarization, seed=seed, progress=progress)
     metrics = result.metrics()
-    entry = {"event": "evaluate", "step": loaded.step, "dataset": dataset, "split": data.split, **metrics, "time": dt.datetime.now().timestamp()}
+    entry = {"event": "evaluate", "step": loaded.step, "dataset": data.name, "split": data.split, **metrics, "time": dt.datetime.now().timestamp()}
     with open(run_dir / runs.METRICS, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry) + "\n")
     common = {
         "unit": "nats/image",
-        "dataset": dataset,
+        "dataset": data.name,
         "split": data.split,
         "split_note": data.note,
         "n": result.n,
@@ -110,4 +102,4 @@ def evaluate_run(
             **common,
         },
     ]
-    return Evaluation(run_dir, loaded.step, dataset, data.split, data.note, metrics, results)
+    return Evaluation(run_dir, loaded.step, data.name, data.split, data.note, metrics, results)

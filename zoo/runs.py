@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import torch
 
     from zoo.contract import Model, Plugin
+    from zoo.datasets.source import ImageSet
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -149,6 +150,19 @@ class LoadedRun:
 
     def sample(self, n: int = 64, seed: int | None = None, label: int | None = None) -> "torch.Tensor":
         return self.model.sample(n, seed=seed, label=label)
+
+    def data(self, split: str = "test", dataset: str | None = None, data_dir: str | Path | None = None) -> "ImageSet":
+        """A split of the run's dataset (or of ``dataset``), at the size and channels the model takes."""
+        from zoo.datasets import load_dataset
+
+        if dataset is None:
+            dataset = self.record["dataset"]["name"]
+            data_dir = data_dir if data_dir is not None else self.record["dataset"]["data_dir"]
+        spec = self.model.data
+        data = load_dataset(dataset, split=split, data_dir=data_dir, image_size=spec.height, channels=spec.channels)
+        if spec.num_classes and data.labels is None:
+            raise UsageError(f"{self.name} is class-conditional but dataset {dataset!r} has no labels")
+        return data
 
 
 def build_from_record(record: dict[str, Any], device: "torch.device | str") -> tuple["Plugin", Any, "Model"]:

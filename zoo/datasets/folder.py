@@ -45,18 +45,48 @@ class ImageFolder(DatasetSource):
         paths = find_images(root)
         if not paths:
             raise ZooError(f"folder:{request.argument}: no images found under {root} (looked for {', '.join(EXTENSIONS)})")
-        out = np.empty((len(paths), request.image_size, request.image_size, request.channels), dtype=np.uint8)
-        for i, path in enumerate(paths):
-            out[i] = _read(path, request.image_size, request.channels)
-        images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+        images, _ = read_images(paths, request.image_size, request.channels)
         return ImageSet(self.name, request.split, images)
 
 
-def _read(path: Path, image_size: int, channels: int) -> np.ndarray:
+def read_images(paths: list[Path], image_size: int, channels: int) -> tuple[torch.Tensor, int]:
+    """The images at ``paths`` as uint8 ``(N, C, S, S)``, and how many had to be resized."""
+    out = np.empty((len(paths), image_size, image_size, channels), dtype=np.uint8)
+    resized = 0
+    for i, path in enumerate(paths):
+        out[i], was_resized = _read(path, image_size, channels)
+        resized += was_resized
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous(), resized
+
+
+def read_input(path: str | Path, image_size: int, channels: int) -> tuple[torch.Tensor, list[Path], int]:
+    """``--input``: one image file or every image under a folder, as :func:`read_images` gives them.
+
+    Returns the images, their paths and the number resized; a path that is missing, holds no
+    images or is not an image is a one-line :class:`~zoo.errors.UsageError`.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        paths = find_images(path)
+        if not paths:
+            raise UsageError(f"--input {path} holds no images (looked for {', '.join(EXTENSIONS)} at any depth)")
+    elif path.is_file():
+        paths = [path]
+    else:
+        raise UsageError(f"--input {path} does not exist; give an image file or a folder of images")
+    try:
+        images, resized = read_images(paths, image_size, channels)
+    except ZooError as exc:
+        raise UsageError(f"{exc}; --input takes {', '.join(EXTENSIONS)} images") from None
+    return images, paths, resized
+
+
+def _read(path: Path, image_size: int, channels: int) -> tuple[np.ndarray, bool]:
     from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as img:
+            resized = img.size != (image_size, image_size)
             img = ImageOps.exif_transpose(img)  # phone photos store rotation in EXIF
             if img.mode.startswith("I;16"):
                 # Pillow clips 16-bit greyscale to 255 when converting; keep the high byte instead
@@ -66,4 +96,4 @@ def _read(path: Path, image_size: int, channels: int) -> np.ndarray:
     except (OSError, ValueError, Image.DecompressionBombError) as exc:  # UnidentifiedImageError is an OSError
         reason = " ".join(str(exc).split())
         raise ZooError(f"cannot read image {path}: {reason}") from exc
-    return np.asarray(img).reshape(image_size, image_size, channels)
+    return np.asarray(img).reshape(image_size, image_size, channels), resized
