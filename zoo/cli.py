@@ -512,6 +512,7 @@ def encode_command(name: str, run: str, input_path: str, label: int | None, out:
         raise UsageError(f"--out must end in .safetensors, got {out!r}")
     loaded = _latent_run(name, run, runs_dir, device)
     images, paths = _inputs(input_path, loaded)
+    root = Path(input_path) if Path(input_path).is_dir() else Path(input_path).parent
     means = loaded.model.encode(images, label)[0].to(LATENT_DTYPE)
     labels = None if label is None else torch.full((len(images),), label)
     _, folder = checkpoint.latest_checkpoint(loaded.path)
@@ -523,16 +524,17 @@ def encode_command(name: str, run: str, input_path: str, label: int | None, out:
         step=loaded.step,
         checkpoint_sha256=sha256_of(folder / checkpoint.WEIGHTS),
         image_shape=tuple(loaded.model.data.shape),
-        names=[p.name for p in paths],
+        names=[p.relative_to(root).as_posix() for p in paths],
     )
     size = save_latents(out_path, encoded)
     error = reconstruction_error(images, loaded.model.decode(means.float(), label))
     per_image = means.shape[1] * means.element_size()
     raw = images[0].numel()  # one byte per 8-bit pixel value
     files = sum(p.stat().st_size for p in paths)
+    versus_files = f"{files / size:.1f}x smaller than" if files >= size else f"{size / files:.1f}x larger than"
     click.echo(
         f"encoded {len(images)} image(s) -> {out} ({size:,} bytes): {means.shape[1]} float16 values = {per_image} bytes per image, "
-        f"{raw / per_image:.1f}x smaller than its {raw} bytes of raw pixels; the file is {files / size:.1f}x smaller than "
+        f"{raw / per_image:.1f}x smaller than its {raw} bytes of raw pixels; the file is {versus_files} "
         f"the {files:,} bytes of input files",
         err=True,
     )
@@ -548,11 +550,15 @@ def encode_command(name: str, run: str, input_path: str, label: int | None, out:
 def decode_command(latents: str, run: str | None, out: str, device: str) -> None:
     """Decode a latent file written by zoo encode back into images."""
     from zoo import checkpoint, runs
+    from zoo.datasets.folder import EXTENSIONS
     from zoo.device import pick_device
     from zoo.export import sha256_of
     from zoo.images import save_grid
     from zoo.latent import load_latents
 
+    out_path = Path(out)
+    if out_path.suffix.lower() in EXTENSIONS and out_path.suffix.lower() != ".png":
+        raise UsageError(f"--out must be a .png grid or a folder, got {out!r}")
     encoded = load_latents(Path(latents))
     run_dir = Path(run or encoded.run)
     loaded = runs.load(run_dir, device=pick_device(device), model_name=encoded.model)
@@ -563,13 +569,16 @@ def decode_command(latents: str, run: str | None, out: str, device: str) -> None
             f"(step {loaded.step}); decode with the same weights, or encode again"
         )
     images = loaded.model.decode(encoded.latents, encoded.labels)
-    out_path = Path(out)
     if out_path.suffix.lower() == ".png":
         save_grid(images, out_path)
     else:
-        out_path.mkdir(parents=True, exist_ok=True)
-        for image, name in zip(images, encoded.names):
-            save_grid(image[None], out_path / f"{Path(name).stem}.png", nrow=1)
+        # the inputs' relative paths, as PNGs; 3.png and 3.jpg keep their suffix to stay apart
+        targets = [Path(name).with_suffix(".png") for name in encoded.names]
+        if len(set(targets)) < len(targets):
+            targets = [Path(f"{name}.png") for name in encoded.names]
+        for image, target in zip(images, targets):
+            (out_path / target).parent.mkdir(parents=True, exist_ok=True)
+            save_grid(image[None], out_path / target, nrow=1)
     click.echo(f"decoded {len(images)} image(s) from {latents} with {run_dir} (step {loaded.step}) -> {out}", err=True)
     click.echo(out)
 
