@@ -165,3 +165,48 @@ def test_sample_cvae_label_7_draws_sevens(zoo_cli, runs_dir, tmp_path):
         assert result.exit_code == 0, result.stderr
         predicted = classifier.predict(grid_tiles(out, 16, 16, nrow=4).reshape(16, -1))
         assert (predicted == label).sum() >= 14, f"--label {label} gave classes {predicted.tolist()}"
+
+
+def parity_diffs(stderr: str) -> list[float]:
+    """The max abs diffs the exporter printed (one per parity batch)."""
+    import re
+
+    return [float(d) for d in re.findall(r"max abs diff ([0-9.e+-]+) at batch", stderr)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["vae", "cvae"])
+def test_export_decoder_and_encoder_run_without_torch_equal_to_pytorch(name, zoo_cli, runs_dir, tmp_path, monkeypatch):
+    """`zoo export vae --onnx` exactly as written, then `--graph encoder`; both checked through zoo.runtime."""
+    from zoo import runs
+    from zoo.runtime import OnnxGenerator
+
+    tiny = [a for key, value in TINY.items() for a in ("--set", f"{key}={value}")]
+    assert zoo_cli("train", name, "--steps", "5", "--no-progress", *tiny).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    for args, path in ((("export", name, "--onnx"), f"{name}-generator.onnx"), (("export", name, "--onnx", "--graph", "encoder"), f"{name}-encoder.onnx")):
+        result = zoo_cli(*args)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.strip() == path and (tmp_path / path).is_file()
+        diffs = parity_diffs(result.stderr)
+        assert len(diffs) == 2 and max(diffs) <= 1e-4
+
+    loaded = runs.load(runs.find(name, "latest"))
+    images = digits_batch(6).images
+    labels = torch.tensor([7, 7, 1, 2, 3, 4]) if name == "cvae" else None
+    encoder = OnnxGenerator(tmp_path / f"{name}-encoder.onnx", device="cpu")
+    assert [spec["name"] for spec in encoder.inputs] == (["image", "label"] if labels is not None else ["image"])
+    feeds = {"image": images.numpy()} | ({"label": labels.numpy()} if labels is not None else {})
+    mean, logvar = encoder.run(feeds)
+    expected_mean, expected_logvar = loaded.model.encode(images, labels)
+    assert np.abs(mean - expected_mean.numpy()).max() <= 1e-4 and np.abs(logvar - expected_logvar.numpy()).max() <= 1e-4
+
+    decoder = OnnxGenerator(tmp_path / f"{name}-generator.onnx", device="cpu")
+    feeds = {"latent": expected_mean.numpy()} | ({"label": labels.numpy()} if labels is not None else {})
+    (decoded,) = decoder.run(feeds)
+    assert np.abs(decoded - loaded.model.decode(expected_mean, labels).numpy()).max() <= 1e-4
+
+    generated = zoo_cli("generate", f"{name}-generator.onnx", "-n", "4", *(("--label", "7") if labels is not None else ()))
+    assert generated.exit_code == 0, generated.stderr
+    refused = zoo_cli("generate", f"{name}-encoder.onnx")
+    assert refused.exit_code == 2 and "not an image generator" in refused.stderr
