@@ -117,3 +117,15 @@ def test_real_subprocess_train_and_sample(tmp_path):
     assert_one_line_error(failed, 2, "unknown model 'nonexistent-model'")
     debug = run_zoo("--debug", "sample", "nonexistent-model", env=env)
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_a_closed_pipe_is_not_an_error():
+    """`zoo info dcgan | head -0`: the reader is gone before zoo writes; zoo exits quietly."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "zoo", "info", "dcgan"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # long before the interpreter has started and imported zoo
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, stderr
+    assert stderr == ""

@@ -33,6 +33,14 @@ class ZooGroup(click.Group):
                 raise
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            # `zoo list | head` closed the pipe: not an error. Point stdout at devnull so
+            # Python's final flush does not raise again on the way out.
+            import os
+            import sys
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback under --debug
             if ctx.obj and ctx.obj.get("debug"):
                 raise
