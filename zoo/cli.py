@@ -358,6 +358,7 @@ def evaluate_command(name: str, record: bool, registry_path: str, no_progress: b
 run_option = click.option("--run", "run", default="latest", show_default=True, help="Run directory, or latest.")
 label_option = click.option("--label", type=int, default=None, help="Class label for every image (conditional models).")
 device_option = click.option("--device", default="cpu", show_default=True)
+input_option = click.option("--input", "input_path", required=True, type=click.Path(), help="An image file or a folder of images.")
 
 
 def _latent_run(name: str, run: str, runs_dir: str | None, device: str) -> Any:
@@ -393,7 +394,7 @@ def _png_out(out: str) -> Path:
 @cli.command("reconstruct")
 @click.argument("name")
 @run_option
-@click.option("--input", "input_path", required=True, type=click.Path(), help="An image file or a folder of images.")
+@input_option
 @label_option
 @click.option("--out", default="reconstructions.png", show_default=True, help="PNG grid: each original, then its reconstruction.")
 @device_option
@@ -502,7 +503,7 @@ def traverse_command(name: str, run: str, input_path: str | None, dims: int, spa
 @cli.command("encode")
 @click.argument("name")
 @run_option
-@click.option("--input", "input_path", required=True, type=click.Path(), help="An image file or a folder of images.")
+@input_option
 @label_option
 @click.option("--out", default="latents.safetensors", show_default=True, help="Latent file (safetensors) to write.")
 @device_option

@@ -18,30 +18,17 @@ from torch import nn
 from torch.optim.swa_utils import update_bn
 
 from zoo.contract import Batch, DataSpec, ExportGraph, Model, TensorSpec
+from zoo.conv_layout import conv_layout
 from zoo.errors import UsageError
 from zoo.plugins.dcgan.config import DCGANConfig
 
 PRECISE_BN_LATENTS = 256  # x H x W positions per channel: plenty for a mean and a variance
 
 
-def layout(side: int) -> tuple[int, int]:
-    """``(base, halvings)``: ``side == base * 2**halvings`` with ``4 <= base <= 8``."""
-    base, halvings = side, 0
-    while base % 2 == 0 and base // 2 >= 4:
-        base //= 2
-        halvings += 1
-    if halvings == 0 or base > 8:
-        raise UsageError(
-            f"dcgan needs square images whose side halves down to 4..8 pixels (16, 28, 32, 64, ...); "
-            f"got {side}: pass --image-size 32 (or 16, 28, 64)"
-        )
-    return base, halvings
-
-
 class Generator(nn.Module):
     def __init__(self, latent_dim: int, width: int, channels: int, side: int) -> None:
         super().__init__()
-        base, halvings = layout(side)
+        base, halvings = conv_layout(side, "dcgan")
         hidden = width * 2 ** (halvings - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, hidden, base, 1, 0, bias=False),
@@ -67,7 +54,7 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     def __init__(self, width: int, channels: int, side: int) -> None:
         super().__init__()
-        base, halvings = layout(side)
+        base, halvings = conv_layout(side, "dcgan")
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         hidden = width
         for _ in range(halvings - 1):

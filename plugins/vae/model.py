@@ -15,25 +15,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.contract import Batch, DataSpec, ExportGraph, LatentModel, LikelihoodModel, TensorSpec
+from zoo.conv_layout import conv_layout
 from zoo.errors import UsageError
 from zoo.plugins.vae import likelihood
 from zoo.plugins.vae.config import VAEConfig
 
 MAX_WIDTH_FACTOR = 8
-
-
-def layout(side: int) -> tuple[int, int]:
-    """``(base, halvings)`` with ``side == base * 2**halvings`` and ``4 <= base <= 8``."""
-    base, halvings = side, 0
-    while base % 2 == 0 and base // 2 >= 4:
-        base //= 2
-        halvings += 1
-    if halvings == 0 or base > 8:
-        raise UsageError(
-            f"the VAE needs square images whose side halves down to 4..8 pixels (16, 28, 32, 64, ...); "
-            f"got {side}: pass --image-size 28 (or 16, 32, 64)"
-        )
-    return base, halvings
 
 
 def widths(width: int, halvings: int) -> list[int]:
@@ -45,7 +32,7 @@ class Encoder(nn.Module):
 
     def __init__(self, config: VAEConfig, data: DataSpec, num_classes: int) -> None:
         super().__init__()
-        base, halvings = layout(data.height)
+        base, halvings = conv_layout(data.height, "the VAE")
         channels = widths(config.width, halvings)
         layers: list[nn.Module] = []
         previous = data.channels
@@ -73,7 +60,7 @@ class Decoder(nn.Module):
 
     def __init__(self, config: VAEConfig, data: DataSpec, num_classes: int, params_per_channel: int) -> None:
         super().__init__()
-        base, halvings = layout(data.height)
+        base, halvings = conv_layout(data.height, "the VAE")
         channels = widths(config.width, halvings)[::-1]
         self.base, self.top = base, channels[0]
         self.num_classes = num_classes
