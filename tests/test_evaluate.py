@@ -80,3 +80,18 @@ def test_a_model_without_likelihood_is_refused(zoo_cli, runs_dir):
 def test_bad_options_are_one_line_errors(zoo_cli, vae_run):
     assert_one_line_error(zoo_cli("evaluate", "vae", "--run", str(vae_run), "-k", "0"), 2, "-k must be at least 1")
     assert_one_line_error(zoo_cli("evaluate", "vae", "--run", str(vae_run), "--split", "validation"), 2, "no split 'validation'")
+
+
+def test_another_dataset_can_be_named_even_without_labels(zoo_cli, vae_run, tmp_path):
+    """An unconditional model evaluates on any images of its size, e.g. a folder (one split, train)."""
+    from PIL import Image
+
+    from zoo.datasets import load_dataset
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for i, image in enumerate(load_dataset("digits", split="test").images[:5]):
+        Image.fromarray(image[0].numpy(), "L").save(folder / f"{i}.png")
+    result = zoo_cli("evaluate", "vae", "--run", str(vae_run), "--dataset", f"folder:{folder}", "--split", "train", "-k", "4", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    assert "on folder train: 5 images" in result.stdout

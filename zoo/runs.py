@@ -154,13 +154,14 @@ class LoadedRun:
     def data(self, split: str = "test", dataset: str | None = None, data_dir: str | Path | None = None) -> "ImageSet":
         """A split of the run's dataset (or of ``dataset``), at the size and channels the model takes."""
         from zoo.datasets import load_dataset
+        from zoo.models import get_model
 
         if dataset is None:
             dataset = self.record["dataset"]["name"]
             data_dir = data_dir if data_dir is not None else self.record["dataset"]["data_dir"]
         spec = self.model.data
         data = load_dataset(dataset, split=split, data_dir=data_dir, image_size=spec.height, channels=spec.channels)
-        if spec.num_classes and data.labels is None:
+        if get_model(self.name).conditional and data.labels is None:
             raise UsageError(f"{self.name} is class-conditional but dataset {dataset!r} has no labels")
         return data
 
