@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any, Callable
 
 import torch
 
-from zoo import checkpoint, runs
+from zoo import checkpoint, guards, runs
 from zoo import config as config_module
 from zoo.contract import Model
 from zoo.datasets import load_dataset
@@ -49,6 +50,10 @@ class TrainOptions:
     keep_checkpoints: int = 2
     n_samples: int = 64
     progress: bool = True
+    collapse_patience: int = 200
+    """Warn when the discriminator has been pinned (accuracy >= 99%) for this many steps."""
+    diversity_floor: float = 0.1
+    """Warn when the samples' mean pairwise distance falls below this fraction of the data's."""
 
 
 @dataclasses.dataclass
@@ -88,6 +93,8 @@ class Trainer:
         self.data = data.to(model.device) if on_device else data
         self.order = BatchOrder(len(data), options.batch_size, options.seed)
         self.total_steps = total_steps(options, self.order.batches_per_epoch)
+        fixed = torch.randperm(len(data), generator=torch.Generator().manual_seed(options.seed))[: guards.DIVERSITY_IMAGES]
+        self.watch = guards.CollapseWatch(data.batch(fixed).images, options.collapse_patience, options.diversity_floor)
         self._stop_requested = False
 
     def run(self, start_step: int = 0) -> TrainResult:
@@ -101,8 +108,10 @@ class Trainer:
             )
         writer = _tensorboard_writer(self.run_dir)
         bar = tqdm(total=self.total_steps, initial=start_step, disable=not opts.progress, unit="step", dynamic_ncols=True)
+        # per key: a GAN with n_critic > 1 reports its generator loss only on some steps
         sums: dict[str, float] = {}
-        count, images_seen = 0, 0
+        counts: dict[str, int] = {}
+        images_seen = 0
         interval_start = time.perf_counter()
         step, losses = start_step, {}
         restore_sigint = self._catch_sigint()
@@ -116,30 +125,38 @@ class Trainer:
                         labels=None if batch.labels is None else batch.labels.to(self.model.device),
                     )
                 losses = self.model.train_step(batch, step)
+                bad = guards.nonfinite_losses(losses)
+                if bad:
+                    self._diverged(step, f"{bad[0]} = {losses[bad[0]]}", writer)
+                warning = self.watch.after_step(step, losses)
+                if warning is not None:
+                    self._warn(warning, writer)
                 for key, value in losses.items():
                     sums[key] = sums.get(key, 0.0) + float(value)
-                count += 1
+                    counts[key] = counts.get(key, 0) + 1
                 images_seen += batch.images.shape[0]
                 bar.update(1)
 
                 if step % opts.log_every == 0 or step == self.total_steps or self._stop_requested:
+                    self._check_parameters(step, writer)
                     elapsed = time.perf_counter() - interval_start
                     entry = {
                         "step": step,
                         "epoch": (step - 1) // self.order.batches_per_epoch + 1,
                         "images_per_s": round(images_seen / elapsed, 1) if elapsed > 0 else None,
-                        **{k: v / count for k, v in sums.items()},
+                        **{k: v / counts[k] for k, v in sums.items()},
                         "time": time.time(),
                     }
                     self._log(entry, writer)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in entry.items() if k.startswith("loss")} | {"img/s": entry["images_per_s"]})
-                    sums, count, images_seen = {}, 0, 0
+                    sums, counts, images_seen = {}, {}, 0
                     interval_start = time.perf_counter()
                 if step % opts.sample_every == 0 or step == self.total_steps:
-                    self.save_samples(step)
+                    self.save_samples(step, writer)
                 if self._stop_requested:
                     break
                 if step % opts.checkpoint_every == 0 and step != self.total_steps:
+                    self._check_parameters(step, writer)
                     checkpoint.save(self.run_dir, self.model, step, keep=opts.keep_checkpoints)
         finally:
             restore_sigint()
@@ -150,9 +167,39 @@ class Trainer:
             checkpoint.save(self.run_dir, self.model, step, keep=opts.keep_checkpoints)
         return TrainResult(self.run_dir, step, self._stop_requested and step < self.total_steps, losses)
 
-    def save_samples(self, step: int) -> Path:
+    def save_samples(self, step: int, writer: Any = None) -> Path:
         images = self.model.sample(self.options.n_samples, seed=self.options.seed)
+        for entry in self.watch.after_samples(step, images):
+            if entry["event"] == "warning":
+                self._warn(entry, writer)
+            else:
+                self._log(entry, writer)
         return save_grid(images, self.run_dir / "samples" / f"step-{step:08d}.png")
+
+    def _warn(self, entry: dict[str, Any], writer: Any) -> None:
+        from tqdm.auto import tqdm
+
+        tqdm.write(f"warning: {entry['message']}", file=sys.stderr)
+        self._log(entry, writer)
+
+    def _check_parameters(self, step: int, writer: Any) -> None:
+        name = guards.nonfinite_parameter(self.model)
+        if name is not None:
+            self._diverged(step, f"parameter {name} is not finite", writer)
+
+    def _diverged(self, step: int, reason: str, writer: Any) -> None:
+        """Stop without saving anything more: the newest checkpoint stays the last good one."""
+        self._log({"event": "diverged", "step": step, "reason": reason, "time": time.time()}, writer)
+        saved = checkpoint.list_checkpoints(self.run_dir)
+        kept = (
+            f"the last good checkpoint, step {saved[-1][0]}, is kept in {self.run_dir}"
+            if saved
+            else f"no checkpoint had been saved yet (--checkpoint-every {self.options.checkpoint_every})"
+        )
+        raise guards.Diverged(
+            f"training diverged at step {step}: {reason}; stopped, and {kept}. "
+            "Lower the learning rate (--set, see zoo info NAME) and train again"
+        )
 
     def _log(self, entry: dict[str, Any], writer: Any) -> None:
         with open(self.run_dir / runs.METRICS, "a", encoding="utf-8") as handle:
