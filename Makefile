@@ -25,6 +25,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/train_speed.py
 	$(BIN)/python benchmarks/sample_speed.py
+	$(BIN)/python benchmarks/vae_nll.py
 
 clean:
 	rm -rf $(VENV) runs samples.png

@@ -54,7 +54,10 @@ def test_record_adds_results_and_replaces_them_when_measured_again(zoo_cli, vae_
     for k in ("4", "6"):
         result = zoo_cli("evaluate", "vae", "--run", str(vae_run), "-k", k, "--no-progress", "--record", "--registry", str(catalog))
         assert result.exit_code == 0, result.stderr
+    before = [r for r in vae_results(ROOT / "registry.json") if r["dataset"] != "digits"]
     results = vae_results(catalog)
+    assert [r for r in results if r["dataset"] != "digits"] == before, "results on other data are kept"
+    results = [r for r in results if r["dataset"] == "digits"]
     assert [r["metric"] for r in results] == ["neg_elbo", "iwae_nll"], "the second measurement replaced the first"
     iwae = results[1]
     assert iwae["k"] == 6 and iwae["dataset"] == "digits" and iwae["split"] == "test" and iwae["n"] == 180
@@ -95,3 +98,13 @@ def test_another_dataset_can_be_named_even_without_labels(zoo_cli, vae_run, tmp_
     result = zoo_cli("evaluate", "vae", "--run", str(vae_run), "--dataset", f"folder:{folder}", "--split", "train", "-k", "4", "--no-progress")
     assert result.exit_code == 0, result.stderr
     assert "on folder train: 5 images" in result.stdout
+
+
+def test_a_conditional_model_says_its_bound_is_given_the_label(zoo_cli, vae_run, tmp_path):
+    options = TrainOptions(steps=5, batch_size=32, progress=False, sample_every=1000)
+    cvae_run = train("cvae", runs_dir=tmp_path, overrides=SMALL, options=options).run_dir
+    result = zoo_cli("evaluate", "cvae", "--run", str(cvae_run), "-k", "2", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    assert "conditioning: given each image's true class label: the bounds are on -log p(x | y)" in result.stdout
+    plain = zoo_cli("evaluate", "vae", "--run", str(vae_run), "-k", "2", "--no-progress")
+    assert "conditioning" not in plain.stdout

@@ -347,6 +347,8 @@ def evaluate_command(name: str, record: bool, registry_path: str, no_progress: b
     if evaluation.note:
         click.echo(f"data: {evaluation.note}")
     click.echo(f"binarisation: {m['binarization']}")
+    if "conditioning" in evaluation.results[0]:
+        click.echo(f"conditioning: {evaluation.results[0]['conditioning']}")
     for line in evaluation.table():
         click.echo(line)
     if record:

@@ -22,6 +22,9 @@ from zoo.contract import LikelihoodModel
 from zoo.errors import UsageError
 
 
+CONDITIONAL_NOTE = "given each image's true class label: the bounds are on -log p(x | y)"
+
+
 @dataclasses.dataclass
 class Evaluation:
     run_dir: Path
@@ -86,6 +89,7 @@ def evaluate_run(
         "split_note": data.note,
         "n": result.n,
         "binarization": result.binarization,
+        **({"conditioning": CONDITIONAL_NOTE} if get_model(name).conditional else {}),
         "train_steps": loaded.step,
         "train_command": loaded.record.get("command"),
         "command": command or f"zoo evaluate {name} --run {run_dir}",
