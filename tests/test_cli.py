@@ -36,6 +36,8 @@ def test_list_and_info(zoo_cli):
 def test_train_prints_the_run_directory_and_sample_writes_a_grid(trained_run, zoo_cli, tmp_path):
     assert trained_run.parent.parent == Path(__import__("os").environ["ZOO_RUNS_DIR"])
     assert (trained_run / "config.json").is_file() and (trained_run / "metrics.jsonl").is_file()
+    command = json.loads((trained_run / "config.json").read_text())["command"]
+    assert command.startswith("zoo train dcgan --steps 20 --seed 0"), "in-process runs record their own arguments"
     out = tmp_path / "grid.png"
     result = zoo_cli("sample", "dcgan", "-n", "16", "--seed", "1", "--out", str(out))
     assert result.exit_code == 0, result.stderr
@@ -111,6 +113,8 @@ def test_real_subprocess_train_and_sample(tmp_path):
     trained = run_zoo("train", "dcgan", "--steps", "5", "--no-progress", *TINY, env=env)
     assert trained.returncode == 0, trained.stderr
     assert Path(trained.stdout.strip()).is_dir()
+    record = json.loads((Path(trained.stdout.strip()) / "config.json").read_text())
+    assert record["command"] == "zoo train dcgan --steps 5 --no-progress " + " ".join(TINY), "the command as typed"
     sampled = run_zoo("sample", "dcgan", "-n", "4", "--out", str(tmp_path / "g.png"), env=env)
     assert sampled.returncode == 0 and (tmp_path / "g.png").is_file()
     failed = run_zoo("sample", "nonexistent-model", env=env)

@@ -61,7 +61,8 @@ def test_record_adds_results_and_replaces_them_when_measured_again(zoo_cli, vae_
     assert [r["metric"] for r in results] == ["neg_elbo", "iwae_nll"], "the second measurement replaced the first"
     iwae = results[1]
     assert iwae["k"] == 6 and iwae["dataset"] == "digits" and iwae["split"] == "test" and iwae["n"] == 180
-    assert iwae["train_command"] == "zoo train vae --steps 20" and iwae["command"].startswith("zoo ")
+    assert iwae["train_command"] == "zoo train vae --steps 20"
+    assert iwae["command"] == f"zoo evaluate vae --run {vae_run} -k 6 --no-progress --record --registry {catalog}"
     assert iwae["unit"] == "nats/image" and iwae["bits_per_dim"] == pytest.approx(iwae["value"] / (256 * 0.6931), rel=1e-3)
     others = [m for m in json.loads(catalog.read_text())["models"] if m["name"] != "vae"]
     assert others == [m for m in json.loads((ROOT / "registry.json").read_text())["models"] if m["name"] != "vae"]

@@ -7,6 +7,8 @@ line on stderr; ``zoo --debug ...`` shows the traceback instead.
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,13 @@ from zoo.errors import UsageError, ZooError
 
 class ZooGroup(click.Group):
     """Turns zoo errors (and unexpected ones) into one line and an exit code, unless --debug."""
+
+    def main(self, args: Any = None, *rest: Any, **extra: Any) -> Any:
+        # Keep the command line as given, for the records: sys.argv is wrong when zoo runs in-process.
+        args = list(sys.argv[1:] if args is None else args)
+        obj = extra.setdefault("obj", {})
+        obj["command"] = shlex.join(["zoo", *args])
+        return super().main(args, *rest, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -37,7 +46,6 @@ class ZooGroup(click.Group):
             # `zoo list | head` closed the pipe: not an error. Point stdout at devnull so
             # Python's final flush does not raise again on the way out.
             import os
-            import sys
 
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
@@ -63,10 +71,7 @@ def main() -> None:
 
 def invocation() -> str:
     """The command line as the user typed it, for the records (``zoo train ...``)."""
-    import shlex
-    import sys
-
-    return shlex.join(["zoo", *sys.argv[1:]])
+    return click.get_current_context().find_root().obj["command"]
 
 
 runs_dir_option = click.option(
