@@ -1,0 +1,121 @@
+"""A class-conditional GAN with a projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637).
+
+The generator is DCGAN's transposed-convolution pyramid (Radford et al. 2016) with
+conditional BatchNorm after every hidden layer (de Vries et al. 2017; Dumoulin et al.
+2017): the activations are normalised without learned affine parameters, then scaled and
+shifted by a gain and a bias looked up for the image's class, so the label steers every
+layer instead of entering only with z.
+
+The discriminator mirrors it with strided convolutions and LeakyReLU 0.2, no BatchNorm,
+and sums its last feature map over positions into a vector phi(x). Its logit is
+
+    D(x, y) = w . phi(x) + b + embed(y) . phi(x)
+
+the projection form: the optimal discriminator's log density ratio takes it when p(y | x)
+is log-linear in phi(x), and it beats feeding the label in by concatenation. Every layer,
+the class embedding included, is spectrally normalised (Miyato et al. 2018), and the two
+play the hinge loss, as in the paper.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from zoo.contract import DataSpec
+from zoo.conv_layout import conv_layout
+from zoo.errors import UsageError
+from zoo.gan.model import GANModel
+from zoo.plugins.cgan.config import CGANConfig
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm2d without its own affine transform, followed by a per-class gain and bias."""
+
+    def __init__(self, channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.bias = nn.Embedding(num_classes, channels)
+        # start as the identity, as plain BatchNorm does: every class sees the same network at first
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        gain = self.gain(labels)[:, :, None, None]
+        bias = self.bias(labels)[:, :, None, None]
+        return self.norm(x) * gain + bias
+
+
+class Generator(nn.Module):
+    def __init__(self, latent_dim: int, width: int, channels: int, side: int, num_classes: int) -> None:
+        super().__init__()
+        base, halvings = conv_layout(side, "cgan")
+        hidden = width * 2 ** (halvings - 1)
+        convs = [nn.ConvTranspose2d(latent_dim, hidden, base, 1, 0, bias=False)]
+        norms = [ConditionalBatchNorm2d(hidden, num_classes)]
+        for _ in range(halvings - 1):
+            convs.append(nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, 1, bias=False))
+            norms.append(ConditionalBatchNorm2d(hidden // 2, num_classes))
+            hidden //= 2
+        self.convs, self.norms = nn.ModuleList(convs), nn.ModuleList(norms)
+        self.to_image = nn.ConvTranspose2d(hidden, channels, 4, 2, 1)
+        self.latent_dim = latent_dim
+
+    def class_parameters(self) -> list[nn.Parameter]:
+        """The per-class gains and biases: everything through which the label acts."""
+        return [p for norm in self.norms for p in norm.parameters()]
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """``z`` (N, latent_dim) and class labels (N,) -> images in [-1, 1]."""
+        x = z.view(z.shape[0], self.latent_dim, 1, 1)
+        for conv, norm in zip(self.convs, self.norms):
+            x = torch.relu(norm(conv(x), labels))
+        return torch.tanh(self.to_image(x))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, width: int, channels: int, side: int, num_classes: int) -> None:
+        super().__init__()
+        _, halvings = conv_layout(side, "cgan")
+        layers: list[nn.Module] = []
+        previous, hidden = channels, width
+        for _ in range(halvings):
+            layers += [spectral_norm(nn.Conv2d(previous, hidden, 4, 2, 1)), nn.LeakyReLU(0.2)]
+            previous, hidden = hidden, hidden * 2
+        self.features = nn.Sequential(*layers)
+        self.linear = spectral_norm(nn.Linear(previous, 1))
+        self.embed = spectral_norm(nn.Embedding(num_classes, previous))
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] and class labels (N,) -> one logit per image, (N,)."""
+        # a sum, not a mean, over positions, as in the paper: it keeps the logit's scale free of the map size
+        phi = self.features(images).sum(dim=(2, 3))
+        return self.linear(phi).squeeze(1) + (self.embed(labels) * phi).sum(dim=1)
+
+
+class CGANModel(GANModel):
+    """The conditional networks in the shared GAN step: hinge loss, one D update per G update."""
+
+    loss = "hinge"
+
+    def __init__(self, config: CGANConfig, data: DataSpec, device: torch.device | str = "cpu") -> None:
+        if data.num_classes < 2:
+            raise UsageError("cgan needs a labelled dataset (digits, mnist, fashion-mnist, cifar10): it draws a class on request")
+        if data.height != data.width:
+            raise UsageError(f"cgan needs square images, got {data.height}x{data.width}: pass --image-size")
+        generator = Generator(config.latent_dim, config.generator_width, data.channels, data.height, data.num_classes)
+        discriminator = Discriminator(config.discriminator_width, data.channels, data.height, data.num_classes)
+        super().__init__(config, data, device, generator, discriminator, num_classes=data.num_classes)
+        # Adam moves each weight by about lr a step whatever its size: a large step next to a
+        # convolution weight of ~1/sqrt(fan_in), a small one next to a gain of 1. At one rate
+        # the generator learns to draw digits, with z choosing which, long before the label can
+        # take that choice over; a faster rate for the class parameters lets it keep up.
+        by_class = generator.class_parameters()
+        shared = [p for p in generator.parameters() if all(p is not q for q in by_class)]
+        self.opt_g = torch.optim.Adam(
+            [{"params": shared}, {"params": by_class, "lr": config.lr_generator * config.class_lr_multiplier}],
+            lr=config.lr_generator,
+            betas=(config.beta1, config.beta2),
+        )

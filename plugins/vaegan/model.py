@@ -1,0 +1,251 @@
+"""VAE-GAN (Larsen, Sønderby, Larochelle & Winther 2016, arXiv:1512.09300).
+
+A VAE whose decoder is also a GAN's generator. Pixel-wise reconstruction error is replaced by
+an error in the discriminator's l-th layer, Dis_l: the posterior sample's decoding x~ must
+look, to the discriminator's features, like the image x it came from. Three networks, three
+losses, one step (the paper's Algorithm 1), with every gradient taken at the same weights:
+
+    L_prior = KL(q(z|x) || N(0, I))
+    L_llike = -log N(Dis_l(x) | Dis_l(x~), I)    (half the squared feature distance)
+    L_GAN   = log D(x) + log(1 - D(x~)) + log(1 - D(Dec(z_p))),  z_p ~ N(0, I)
+
+    encoder       <- grad(L_prior + L_llike)
+    decoder       <- grad(gamma * L_llike - L_GAN)
+    discriminator <- grad(L_GAN)
+
+The encoder never sees L_GAN, and the discriminator never sees L_llike (that would let it
+shrink its features to zero). L_GAN is played with the shared non-saturating losses, the
+two kinds of fakes together making up the fake half. As in the authors' code, an
+equilibrium rule rests the discriminator while it wins by a wide margin, and the decoder
+while the discriminator loses by one (config ``margin``); without it D soon tells every
+fake from the real images, and the samples from the prior stay blotches.
+
+Networks, sized from the image side as DCGAN's are: the image is halved by stride-2 4x4
+convolutions down to a base of 4..8 pixels. The encoder (no normalisation, like zoo's VAE)
+ends in a linear layer to the posterior's mean and log-variance. The decoder is a DCGAN
+generator (transposed convolutions, BatchNorm, ReLU, tanh); it decodes posterior and prior
+latents in separate batches, so the prior's batches have the statistics that sampling's
+precise BatchNorm recomputes. The discriminator is DCGAN's (LeakyReLU, BatchNorm after the
+first layer); Dis_l is its last convolution block's output, just before the 1-logit head,
+and real, reconstructed and prior images go through it as one batch, so its BatchNorm
+normalises the features that L_llike compares alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zoo.contract import Batch, DataSpec, LatentModel
+from zoo.conv_layout import conv_layout
+from zoo.errors import UsageError
+from zoo.gan.losses import discriminator_loss, generator_loss, r1_penalty
+from zoo.gan.model import GANModel
+from zoo.plugins.vaegan.config import VAEGANConfig
+
+EQUILIBRIUM = math.log(2)
+
+
+class Encoder(nn.Module):
+    def __init__(self, latent_dim: int, width: int, channels: int, side: int) -> None:
+        super().__init__()
+        base, halvings = conv_layout(side, "vaegan")
+        layers: list[nn.Module] = []
+        previous, hidden = channels, width
+        for _ in range(halvings):
+            layers += [nn.Conv2d(previous, hidden, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+            previous, hidden = hidden, hidden * 2
+        self.convs = nn.Sequential(*layers, nn.Flatten())
+        self.head = nn.Linear(previous * base * base, 2 * latent_dim)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images in [-1, 1] -> posterior mean and log-variance, each (N, latent_dim)."""
+        mean, logvar = self.head(self.convs(images)).chunk(2, dim=1)
+        return mean, logvar
+
+
+class Decoder(nn.Module):
+    def __init__(self, latent_dim: int, width: int, channels: int, side: int) -> None:
+        super().__init__()
+        base, halvings = conv_layout(side, "vaegan")
+        hidden = width * 2 ** (halvings - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, hidden, base, 1, 0, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(True),
+        ]
+        for _ in range(halvings - 1):
+            layers += [
+                nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(hidden // 2),
+                nn.ReLU(True),
+            ]
+            hidden //= 2
+        layers += [nn.ConvTranspose2d(hidden, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.latent_dim = latent_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``z`` (N, latent_dim) -> images in [-1, 1]."""
+        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, width: int, channels: int, side: int) -> None:
+        super().__init__()
+        base, halvings = conv_layout(side, "vaegan")
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        hidden = width
+        for _ in range(halvings - 1):
+            layers += [
+                nn.Conv2d(hidden, hidden * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(hidden * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            hidden *= 2
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Conv2d(hidden, 1, base, 1, 0, bias=False)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Dis_l: images in [-1, 1] -> the last feature map, (N, C, base, base)."""
+        return self.body(images)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] -> one logit per image, (N,)."""
+        return self.head(self.features(images)).flatten()
+
+
+def init_weights(module: nn.Module, std: float) -> None:
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, std)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, std)
+        nn.init.zeros_(module.bias)
+
+
+class VAEGANModel(GANModel, LatentModel):
+    """The decoder is the shared base's ``generator``: sampling, EMA and export come from GANModel."""
+
+    def __init__(self, config: VAEGANConfig, data: DataSpec, device: torch.device | str = "cpu") -> None:
+        if data.height != data.width:
+            raise UsageError(f"vaegan needs square images, got {data.height}x{data.width}: pass --image-size")
+        decoder = Decoder(config.latent_dim, config.decoder_width, data.channels, data.height)
+        discriminator = Discriminator(config.discriminator_width, data.channels, data.height)
+        encoder = Encoder(config.latent_dim, config.encoder_width, data.channels, data.height)
+        for net in (encoder, decoder, discriminator):
+            net.apply(lambda m: init_weights(m, config.init_std))
+        super().__init__(config, data, device, decoder, discriminator)
+        self.latent_dim = config.latent_dim
+        self.encoder = encoder.to(self.device)
+        self.opt_e = torch.optim.Adam(self.encoder.parameters(), lr=config.lr_encoder, betas=(config.beta1, config.beta2))
+
+    @property
+    def modules(self) -> dict[str, nn.Module]:
+        return {**super().modules, "encoder": self.encoder}
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {**super().optimizers, "encoder": self.opt_e}
+
+    # -- training --------------------------------------------------------------------------
+
+    def judge(self, real: torch.Tensor, recon: torch.Tensor, prior: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Dis_l of the real and reconstructed images, and D's logits of all three kinds.
+
+        One batch through D, so its BatchNorm normalises the real and the reconstructed
+        features alike. DiffAugment, when on, changes what D judges but not the features
+        compared: those come from a second pass over the images as they are.
+        """
+        n = real.shape[0]
+        images = torch.cat([real, recon, prior])
+        if self.policy:
+            features = self.discriminator.features(images[: 2 * n])
+            logits = self.discriminate(images, None)
+        else:
+            features = self.discriminator.features(images)
+            logits = self.discriminator.head(features).flatten()
+        features_real, features_recon = features[:n], features[n : 2 * n]
+        logits_real, logits_fake = logits[:n], logits[n:]
+        return features_real, features_recon, logits_real, logits_fake
+
+    def balance(self, real_cost: float, fake_cost: float) -> tuple[bool, bool]:
+        """Whether to update the discriminator and the decoder: the paper's code's equilibrium rule.
+
+        ``real_cost`` and ``fake_cost`` are D's cross-entropies on its two halves; ln 2 is a
+        discriminator at chance. Either half far below it means D is winning: rest D. Either
+        far above means D is losing: rest the decoder. Never both at once.
+        """
+        margin = self.config.margin
+        if not margin:
+            return True, True
+        train_d = min(real_cost, fake_cost) >= EQUILIBRIUM - margin
+        train_g = max(real_cost, fake_cost) <= EQUILIBRIUM + margin
+        if not (train_d or train_g):
+            return True, True
+        return train_d, train_g
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, float]:
+        for net in (self.encoder, self.generator, self.discriminator):
+            net.train()
+        real = batch.images * 2 - 1
+        mean, logvar = self.encoder(real)
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        z_prior = torch.randn_like(z)
+        recon, prior = self.generator(z), self.generator(z_prior)
+        features_real, features_recon, logits_real, logits_fake = self.judge(real, recon, prior)
+
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+        llike = 0.5 * (features_recon - features_real.detach()).pow(2).flatten(1).sum(1).mean()
+        loss_g = generator_loss(self.loss, logits_fake)
+        # D's loss sees the fakes through the same graph, but only D's own parameters take its gradient
+        loss_d = discriminator_loss(self.loss, logits_real, logits_fake)
+        if self.config.r1_gamma:
+            loss_d = loss_d + self.config.r1_gamma / 2 * r1_penalty(lambda x: self.discriminate(x, None), real)
+        train_d, train_g = self.balance(F.softplus(-logits_real).mean().item(), F.softplus(logits_fake).mean().item())
+
+        # Algorithm 1: every gradient at the current weights, then the steps
+        updates = [(self.opt_e, self.encoder, kl + llike)]
+        if train_g:
+            updates.append((self.opt_g, self.generator, self.config.gamma * llike + loss_g))
+        if train_d:
+            updates.append((self.opt_d, self.discriminator, loss_d))
+        for optimizer, net, loss in updates:
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward(inputs=list(net.parameters()), retain_graph=True)
+        for optimizer, _, _ in updates:
+            optimizer.step()
+        if train_g and self.ema is not None:
+            self.ema.update_parameters(self.generator)
+
+        right = torch.cat([logits_real > 0, logits_fake < 0]).float().mean()
+        pixel_error = F.mse_loss(recon.detach(), real).item() / 4  # as images in [0, 1]
+        return {
+            "loss_d": loss_d.item(),
+            "loss_g": loss_g.item(),
+            "kl": kl.item(),
+            "recon_feature": llike.item(),
+            "recon_mse": pixel_error,
+            "d_accuracy": right.item(),
+            "d_updated": float(train_d),
+            "g_updated": float(train_g),
+        }
+
+    # -- the latent space ------------------------------------------------------------------
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if labels is not None:
+            raise UsageError("vaegan is unconditional: it takes no --label")
+        self.encoder.eval()
+        mean, logvar = self.encoder(images.to(self.device) * 2 - 1)
+        return mean.cpu(), logvar.cpu()
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Through the same generator copy as sample() and export: the EMA when on, precise BatchNorm."""
+        if labels is not None:
+            raise UsageError("vaegan is unconditional: it takes no --label")
+        return self.inference_generator()(latents.to(self.device)).clamp(0, 1).cpu()
