@@ -26,6 +26,7 @@ bench: install
 	$(BIN)/python benchmarks/train_speed.py
 	$(BIN)/python benchmarks/sample_speed.py
 	$(BIN)/python benchmarks/vae_nll.py
+	$(BIN)/python benchmarks/gan_stability.py
 
 clean:
 	rm -rf $(VENV) runs samples.png
