@@ -15,7 +15,7 @@ class WGANGPConfig(GANConfig):
 
     lr_generator: float = option(1e-4, "Adam learning rate of the generator (the paper's 1e-4)")
     lr_discriminator: float = option(1e-4, "Adam learning rate of the critic (the paper's 1e-4)")
-    beta1: float = option(0.0, "Adam beta1 (the paper's 0: momentum hurts the alternating updates)")
+    beta1: float = option(0.0, "Adam beta1 (the paper's 0: no momentum)")
     beta2: float = option(0.9, "Adam beta2 (the paper's 0.9)")
     generator_width: int = option(64, "channels of the generator's last hidden layer; doubles per layer inward")
     critic_width: int = option(64, "channels of the critic's first layer; doubles per layer")
