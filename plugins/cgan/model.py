@@ -4,10 +4,12 @@ The generator is DCGAN's transposed-convolution pyramid (Radford et al. 2016) wi
 conditional BatchNorm after every hidden layer (de Vries et al. 2017; Dumoulin et al.
 2017): the activations are normalised without learned affine parameters, then scaled and
 shifted by a gain and a bias looked up for the image's class, so the label steers every
-layer instead of entering only with z.
+layer instead of entering only with z. Those per-class parameters learn at a multiple of
+the generator's rate (``class_lr_multiplier``), or z decides the class long before the label can.
 
 The discriminator mirrors it with strided convolutions and LeakyReLU 0.2, no BatchNorm,
-and sums its last feature map over positions into a vector phi(x). Its logit is
+plus one 3x3 convolution at the smallest resolution, and sums its last feature map over
+positions into a vector phi(x). Its logit is
 
     D(x, y) = w . phi(x) + b + embed(y) . phi(x)
 
@@ -84,14 +86,16 @@ class Discriminator(nn.Module):
         for _ in range(halvings):
             layers += [spectral_norm(nn.Conv2d(previous, hidden, 4, 2, 1)), nn.LeakyReLU(0.2)]
             previous, hidden = hidden, hidden * 2
+        # one more layer at the base resolution widens each feature's view to about the whole
+        # image before the sum: phi must tell the classes apart, not only real from fake
+        layers += [spectral_norm(nn.Conv2d(previous, hidden, 3, 1, 1)), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)
-        self.linear = spectral_norm(nn.Linear(previous, 1))
-        self.embed = spectral_norm(nn.Embedding(num_classes, previous))
+        self.linear = spectral_norm(nn.Linear(hidden, 1))
+        self.embed = spectral_norm(nn.Embedding(num_classes, hidden))
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Images in [-1, 1] and class labels (N,) -> one logit per image, (N,)."""
-        # a sum, not a mean, over positions, as in the paper: it keeps the logit's scale free of the map size
-        phi = self.features(images).sum(dim=(2, 3))
+        phi = self.features(images).sum(dim=(2, 3))  # global sum pooling, as in the paper
         return self.linear(phi).squeeze(1) + (self.embed(labels) * phi).sum(dim=1)
 
 
