@@ -29,7 +29,7 @@ LATENT_DTYPE = torch.float16
 
 def require_latent(model: Model, name: str) -> LatentModel:
     if not isinstance(model, LatentModel):
-        raise UsageError(f"{name} has no encoder: this verb needs a latent-variable model such as vae, beta-vae or cvae")
+        raise UsageError(f"{name} has no encoder: this verb needs a latent-variable model such as vae, beta-vae, cvae or vaegan")
     return model
 
 

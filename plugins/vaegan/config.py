@@ -14,12 +14,14 @@ class VAEGANConfig(GANConfig):
     discriminator_width: int = option(64, "channels of the discriminator's first convolution; doubles per halving")
     lr_encoder: float = option(2e-4, "Adam learning rate of the encoder")
     gamma: float = option(
-        0.01, "weight of the feature-wise reconstruction loss against the GAN loss in the decoder's update (paper's gamma)"
+        0.01,
+        "weight of the feature-wise reconstruction loss against the GAN loss in the decoder's update (the paper's gamma; "
+        "0.01 is also the authors' code's default)",
     )
     margin: float = option(
         0.4,
-        "equilibrium rule of the authors' code: skip D's update while its cross-entropy on real or fake images is below "
-        "ln 2 - margin, the decoder's while above ln 2 + margin (0: always update both)",
+        "equilibrium rule after the authors' code: skip D's update while its mean cross-entropy on real and fake images "
+        "is below ln 2 - margin, the decoder's while above ln 2 + margin (0: always update both)",
     )
     init_std: float = option(0.02, "standard deviation of the N(0, std) initialisation of (transposed) convolutions")
 

@@ -171,20 +171,17 @@ class VAEGANModel(GANModel, LatentModel):
         logits_real, logits_fake = logits[:n], logits[n:]
         return features_real, features_recon, logits_real, logits_fake
 
-    def balance(self, real_cost: float, fake_cost: float) -> tuple[bool, bool]:
-        """Whether to update the discriminator and the decoder: the paper's code's equilibrium rule.
+    def balance(self, cost: float) -> tuple[bool, bool]:
+        """Whether to update the discriminator and the decoder, by an equilibrium rule after the authors' code.
 
-        ``real_cost`` and ``fake_cost`` are D's cross-entropies on its two halves; ln 2 is a
-        discriminator at chance. Either half far below it means D is winning: rest D. Either
-        far above means D is losing: rest the decoder. Never both at once.
+        ``cost`` is D's mean cross-entropy over real and fake images; ln 2 is a discriminator
+        at chance. Far below it D is winning: rest D. Far above it D is losing: rest the
+        decoder. The authors' code tests the real and the fake half each; on digits that rested
+        D on over 90% of the steps, once it was sure of the real images whatever the fakes.
         """
         margin = self.config.margin
-        if not margin:
-            return True, True
-        train_d = min(real_cost, fake_cost) >= EQUILIBRIUM - margin
-        train_g = max(real_cost, fake_cost) <= EQUILIBRIUM + margin
-        if not (train_d or train_g):
-            return True, True
+        train_d = not margin or cost >= EQUILIBRIUM - margin
+        train_g = not margin or cost <= EQUILIBRIUM + margin
         return train_d, train_g
 
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:
@@ -204,7 +201,7 @@ class VAEGANModel(GANModel, LatentModel):
         loss_d = discriminator_loss(self.loss, logits_real, logits_fake)
         if self.config.r1_gamma:
             loss_d = loss_d + self.config.r1_gamma / 2 * r1_penalty(lambda x: self.discriminate(x, None), real)
-        train_d, train_g = self.balance(F.softplus(-logits_real).mean().item(), F.softplus(logits_fake).mean().item())
+        train_d, train_g = self.balance((F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()).item() / 2)
 
         # Algorithm 1: every gradient at the current weights, then the steps
         updates = [(self.opt_e, self.encoder, kl + llike)]

@@ -5,10 +5,12 @@ import pytest
 import torch
 from PIL import Image
 
-from zoo import DataSpec, checkpoint, get_model
+from zoo import DataSpec, checkpoint, get_model, runs
 from zoo.contract import Batch, LatentModel
 from zoo.datasets import load_dataset
 from zoo.errors import UsageError
+from zoo.latent import reconstruct
+from zoo.trainer import TrainOptions, train
 
 TINY = {"latent_dim": 8, "encoder_width": 4, "decoder_width": 4, "discriminator_width": 4}
 TINY_SET = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={value}")]
@@ -80,28 +82,33 @@ def test_one_train_step_updates_all_three_networks_with_finite_float_losses():
         assert any(not torch.equal(a, b) for a, b in zip(before[name], params)), f"{name} did not change"
 
 
-def test_encoder_learns_from_the_feature_loss_and_not_from_the_gan_loss():
-    """gamma weights L_llike in the decoder's update only: the encoder's gradient must not depend on it."""
-    grads = {}
-    for gamma in (0.0, 5.0):
-        model = build(gamma=gamma)
-        torch.manual_seed(1)
-        model.train_step(Batch(torch.rand(8, 1, 16, 16)), step=1)
-        grads[gamma] = {name: [p.grad.clone() for p in m.parameters()] for name, m in model.modules.items()}
-    for name in ("encoder", "discriminator"):
-        for a, b in zip(grads[0.0][name], grads[5.0][name]):
-            torch.testing.assert_close(a, b, msg=f"gamma changed the {name}'s gradient")
-    assert any(not torch.allclose(a, b) for a, b in zip(grads[0.0]["generator"], grads[5.0]["generator"]))
+def gradients_of_one_step(model) -> dict[str, list[torch.Tensor]]:
+    torch.manual_seed(1)
+    model.train_step(Batch(torch.rand(8, 1, 16, 16)), step=1)
+    return {name: [p.grad.clone() for p in m.parameters()] for name, m in model.modules.items()}
+
+
+def test_each_network_takes_the_gradient_of_its_own_loss(monkeypatch):
+    """The encoder sees L_prior + L_llike only; gamma and the decoder's GAN loss reach the decoder alone."""
+    import zoo.plugins.vaegan.model as vaegan
+
+    reference = gradients_of_one_step(build())
+    reweighted = gradients_of_one_step(build(gamma=5.0))
+    monkeypatch.setattr(vaegan, "generator_loss", lambda kind, logits: 3 * vaegan.F.softplus(-logits).mean())
+    louder_gan = gradients_of_one_step(build())
+    for changed in (reweighted, louder_gan):
+        for name in ("encoder", "discriminator"):
+            for a, b in zip(reference[name], changed[name]):
+                torch.testing.assert_close(a, b, msg=f"the {name}'s gradient changed")
+        assert any(not torch.allclose(a, b) for a, b in zip(reference["generator"], changed["generator"]))
 
 
 def test_the_equilibrium_rule_rests_whichever_side_is_winning():
     model = build()
-    assert model.balance(0.69, 0.69) == (True, True)
-    assert model.balance(0.1, 0.69) == (False, True), "D too sure of real images: rest D"
-    assert model.balance(0.69, 0.2) == (False, True), "D too sure of fakes: rest D"
-    assert model.balance(0.69, 1.5) == (True, False), "D fooled: rest the decoder"
-    assert model.balance(0.1, 1.5) == (True, True), "never rest both"
-    assert build(margin=0.0).balance(0.01, 0.01) == (True, True), "margin 0 turns the rule off"
+    assert model.balance(0.69) == (True, True)
+    assert model.balance(0.2) == (False, True), "D far ahead: rest D"
+    assert model.balance(1.2) == (True, False), "D fooled: rest the decoder"
+    assert build(margin=0.0).balance(0.01) == (True, True), "margin 0 turns the rule off"
 
 
 def test_stability_options_train_too():
@@ -162,18 +169,15 @@ def test_reconstruct_encode_and_decode_through_the_cli(zoo_cli, runs_dir, tmp_pa
 @pytest.mark.slow
 def test_a_short_run_learns_to_reconstruct_digits(tmp_path):
     """Through the real trainer: reconstructions from the feature-wise loss match their own inputs."""
-    from zoo import runs
-    from zoo.latent import reconstruct
-    from zoo.trainer import TrainOptions, train
-
+    # small networks, and learning rates that let 150 steps suffice
     small = ("latent_dim=16", "encoder_width=16", "decoder_width=16", "discriminator_width=16")
-    options = TrainOptions(steps=200, batch_size=64, progress=False, sample_every=1000, checkpoint_every=1000)
+    small += ("lr_encoder=1e-3", "lr_generator=1e-3")
+    options = TrainOptions(steps=150, batch_size=64, progress=False, sample_every=1000, checkpoint_every=1000)
     result = train("vaegan", dataset="digits", runs_dir=tmp_path, overrides=small, device="cpu", options=options)
-    assert result.step == 200 and 0 < result.losses["d_accuracy"] < 1
+    assert result.step == 150 and 0 < result.losses["d_accuracy"] < 1
     model = runs.load(result.run_dir).model
     images = load_dataset("digits", split="test").batch(torch.arange(128)).images
     recon = reconstruct(model, images)
     own = (recon - images).pow(2).mean().item()
     others = (recon - images.roll(1, 0)).pow(2).mean().item()
-    # measured 0.043 vs 0.075 after 200 steps: clearly its own digit, still blurry
-    assert own < 0.75 * others, f"reconstruction MSE {own:.4f} vs {others:.4f} against other digits"
+    assert own < 0.5 * others, f"reconstruction MSE {own:.4f} vs {others:.4f} against other digits"
