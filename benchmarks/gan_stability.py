@@ -120,6 +120,20 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
+HEADER = (
+    f"{'dataset':<8} {'recipe':<27} {'diverged':>8} {'collapsed':>9} {'diversity':>13} "
+    f"{'confidence':>13} {'coverage /10':>13} {'wall s':>7}"
+)
+
+
+def format_row(row: tuple, seeds: int) -> str:
+    dataset, recipe, diverged, collapsed, diversity, confidence, coverage, seconds = row
+    return (
+        f"{dataset:<8} {recipe:<27} {f'{diverged}/{seeds}':>8} {f'{collapsed}/{seeds}':>9} "
+        f"{diversity:>13} {confidence:>13} {coverage:>13} {seconds:>7.0f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000, help="generator steps per run")
@@ -129,6 +143,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = []
+    print(HEADER, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in args.datasets.split(","):
             data_dir = MNIST_DIR if dataset == "mnist" else None
@@ -151,16 +166,13 @@ def main() -> None:
                         statistics.mean(o["seconds"] for o in outcomes),
                     )
                 )
-                print(f"  {recipe}: done", flush=True)
+                # Each row as soon as it is measured, so a stopped run still leaves its figures.
+                print(format_row(rows[-1], args.seeds), flush=True)
 
     print(f"\n{args.steps} generator steps per run, {args.seeds} seeds, batch 64, CPU; mean ± std over the seeds that finished")
-    header = ("dataset", "recipe", "diverged", "collapsed", "diversity", "confidence", "coverage /10", "wall s")
-    print(f"{header[0]:<8} {header[1]:<27} {header[2]:>8} {header[3]:>9} {header[4]:>13} {header[5]:>13} {header[6]:>13} {header[7]:>7}")
-    for dataset, recipe, diverged, collapsed, diversity, confidence, coverage, seconds in rows:
-        print(
-            f"{dataset:<8} {recipe:<27} {f'{diverged}/{args.seeds}':>8} {f'{collapsed}/{args.seeds}':>9} "
-            f"{diversity:>13} {confidence:>13} {coverage:>13} {seconds:>7.0f}"
-        )
+    print(HEADER)
+    for row in rows:
+        print(format_row(row, args.seeds))
 
 
 if __name__ == "__main__":
