@@ -80,3 +80,18 @@ def test_the_kit_fails_a_plugin_whose_samples_ignore_the_seed(broken_plugins, tm
 def test_the_kit_fails_a_plugin_returning_tensor_losses(broken_plugins, tmp_path):
     with pytest.raises(ConformanceError, match="check 'trains' failed: loss 'loss_d' is a Tensor, not a float"):
         check_plugin("thirdparty-tensor-loss", tmp_path)
+
+
+def test_trained_subjects_have_moved_every_module_even_with_n_critic(tmp_path):
+    # wgan-gp updates its generator only every fifth step; the kit's sample, checkpoint and
+    # export checks must see a trained generator, not the initial weights.
+    import torch
+
+    from zoo.testing import Subject
+
+    subject = Subject("wgan-gp", tmp_path)
+    initial, trained = subject.build(), subject.trained()
+    for name in ("generator", "discriminator"):
+        before = list(initial.modules[name].parameters())
+        after = list(trained.modules[name].parameters())
+        assert any(not torch.equal(a, b) for a, b in zip(before, after)), f"{name} was not trained"

@@ -69,10 +69,29 @@ class Subject:
 
         return [data.batch(torch.arange(i * n, (i + 1) * n)) for i in range(3)]
 
-    def trained(self) -> Model:
+    def trained(self, max_steps: int = 12) -> Model:
+        """A model after a few steps, enough that every module with parameters has moved.
+
+        Some models update a module only every few steps (a GAN with ``n_critic`` critic
+        updates per generator update); checks on samples, checkpoints and exports should see
+        a generator that has been trained, not its initial weights.
+        """
+        import itertools
+
+        import torch
+
         model = self.build()
-        for step, batch in enumerate(self.batches()[:2], start=1):
-            model.train_step(batch, step)
+        start = {name: [p.detach().clone() for p in m.parameters()] for name, m in model.modules.items()}
+        waiting = {name for name, params in start.items() if params}
+        batches = itertools.cycle(self.batches())
+        for step in range(1, max_steps + 1):
+            model.train_step(next(batches), step)
+            for name in list(waiting):
+                now = model.modules[name].parameters()
+                if any(not torch.equal(a, b.detach()) for a, b in zip(start[name], now)):
+                    waiting.discard(name)
+            if step >= 2 and not waiting:
+                break
         return model
 
 

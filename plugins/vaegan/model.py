@@ -22,11 +22,11 @@ fake from the real images, and the samples from the prior stay blotches.
 
 Networks, sized from the image side as DCGAN's are: the image is halved by stride-2 4x4
 convolutions down to a base of 4..8 pixels. The encoder (no normalisation, like zoo's VAE)
-ends in a linear layer to the posterior's mean and log-variance. The decoder is a DCGAN
-generator (transposed convolutions, BatchNorm, ReLU, tanh); it decodes posterior and prior
+ends in a linear layer to the posterior's mean and log-variance. The decoder is zoo.gan.networks'
+DCGAN generator (transposed convolutions, BatchNorm, ReLU, tanh); it decodes posterior and prior
 latents in separate batches, so the prior's batches have the statistics that sampling's
-precise BatchNorm recomputes. The discriminator is DCGAN's (LeakyReLU, BatchNorm after the
-first layer); Dis_l is its last convolution block's output, just before the 1-logit head,
+precise BatchNorm recomputes. The discriminator is DCGAN's too (LeakyReLU, BatchNorm after
+the first layer); Dis_l is its last convolution block's output, just before the 1-logit head,
 and real, reconstructed and prior images go through it as one batch, so its BatchNorm
 normalises the features that L_llike compares alike.
 """
@@ -44,6 +44,7 @@ from zoo.conv_layout import conv_layout
 from zoo.errors import UsageError
 from zoo.gan.losses import discriminator_loss, generator_loss, r1_penalty
 from zoo.gan.model import GANModel
+from zoo.gan.networks import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from zoo.plugins.vaegan.config import VAEGANConfig
 
 EQUILIBRIUM = math.log(2)
@@ -67,76 +68,17 @@ class Encoder(nn.Module):
         return mean, logvar
 
 
-class Decoder(nn.Module):
-    def __init__(self, latent_dim: int, width: int, channels: int, side: int) -> None:
-        super().__init__()
-        base, halvings = conv_layout(side, "vaegan")
-        hidden = width * 2 ** (halvings - 1)
-        layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, hidden, base, 1, 0, bias=False),
-            nn.BatchNorm2d(hidden),
-            nn.ReLU(True),
-        ]
-        for _ in range(halvings - 1):
-            layers += [
-                nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(hidden // 2),
-                nn.ReLU(True),
-            ]
-            hidden //= 2
-        layers += [nn.ConvTranspose2d(hidden, channels, 4, 2, 1, bias=False), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
-        self.latent_dim = latent_dim
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """``z`` (N, latent_dim) -> images in [-1, 1]."""
-        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
-
-
-class Discriminator(nn.Module):
-    def __init__(self, width: int, channels: int, side: int) -> None:
-        super().__init__()
-        base, halvings = conv_layout(side, "vaegan")
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
-        hidden = width
-        for _ in range(halvings - 1):
-            layers += [
-                nn.Conv2d(hidden, hidden * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(hidden * 2),
-                nn.LeakyReLU(0.2, True),
-            ]
-            hidden *= 2
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Conv2d(hidden, 1, base, 1, 0, bias=False)
-
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """Dis_l: images in [-1, 1] -> the last feature map, (N, C, base, base)."""
-        return self.body(images)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Images in [-1, 1] -> one logit per image, (N,)."""
-        return self.head(self.features(images)).flatten()
-
-
-def init_weights(module: nn.Module, std: float) -> None:
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-        nn.init.normal_(module.weight, 0.0, std)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.normal_(module.weight, 1.0, std)
-        nn.init.zeros_(module.bias)
-
-
 class VAEGANModel(GANModel, LatentModel):
     """The decoder is the shared base's ``generator``: sampling, EMA and export come from GANModel."""
 
     def __init__(self, config: VAEGANConfig, data: DataSpec, device: torch.device | str = "cpu") -> None:
         if data.height != data.width:
             raise UsageError(f"vaegan needs square images, got {data.height}x{data.width}: pass --image-size")
-        decoder = Decoder(config.latent_dim, config.decoder_width, data.channels, data.height)
-        discriminator = Discriminator(config.discriminator_width, data.channels, data.height)
+        decoder = DCGANGenerator(config.latent_dim, config.decoder_width, data.channels, data.height, "vaegan")
+        discriminator = DCGANDiscriminator(config.discriminator_width, data.channels, data.height, "vaegan")
         encoder = Encoder(config.latent_dim, config.encoder_width, data.channels, data.height)
         for net in (encoder, decoder, discriminator):
-            net.apply(lambda m: init_weights(m, config.init_std))
+            net.apply(lambda m: dcgan_init(m, config.init_std))
         super().__init__(config, data, device, decoder, discriminator)
         self.latent_dim = config.latent_dim
         self.encoder = encoder.to(self.device)
@@ -166,7 +108,7 @@ class VAEGANModel(GANModel, LatentModel):
             logits = self.discriminate(images, None)
         else:
             features = self.discriminator.features(images)
-            logits = self.discriminator.head(features).flatten()
+            logits = self.discriminator.score(features)
         features_real, features_recon = features[:n], features[n : 2 * n]
         logits_real, logits_fake = logits[:n], logits[n:]
         return features_real, features_recon, logits_real, logits_fake

@@ -6,7 +6,7 @@ E[(||grad D(x_hat)|| - 1)^2] on random points between real and fake images, keep
 1-Lipschitz (in place of the original WGAN's weight clipping). The critic takes five updates
 per generator update, all with Adam at lr 1e-4 and betas (0, 0.9), the paper's settings.
 
-The generator is DCGAN's (transposed convolutions with BatchNorm + ReLU, tanh output). The
+The generator is DCGAN's, from ``zoo.gan.networks`` (transposed convolutions with BatchNorm + ReLU, tanh output). The
 critic mirrors it with strided convolutions and LeakyReLU 0.2 but has no BatchNorm: the
 penalty is a per-sample gradient, and BatchNorm makes each output depend on the whole batch.
 The paper swaps in layer normalisation, here ``GroupNorm(1, C)``: per sample over (C, H, W),
@@ -29,33 +29,8 @@ from zoo.contract import DataSpec
 from zoo.conv_layout import conv_layout
 from zoo.errors import UsageError
 from zoo.gan.model import GANModel
+from zoo.gan.networks import DCGANGenerator
 from zoo.plugins.wgan_gp.config import WGANGPConfig
-
-
-class Generator(nn.Module):
-    def __init__(self, latent_dim: int, width: int, channels: int, side: int) -> None:
-        super().__init__()
-        base, halvings = conv_layout(side, "wgan-gp")
-        hidden = width * 2 ** (halvings - 1)
-        layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, hidden, base, 1, 0, bias=False),
-            nn.BatchNorm2d(hidden),
-            nn.ReLU(True),
-        ]
-        for _ in range(halvings - 1):
-            layers += [
-                nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(hidden // 2),
-                nn.ReLU(True),
-            ]
-            hidden //= 2
-        layers += [nn.ConvTranspose2d(hidden, channels, 4, 2, 1, bias=False), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
-        self.latent_dim = latent_dim
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """``z`` (N, latent_dim) -> images in [-1, 1]."""
-        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
 
 
 class Critic(nn.Module):
@@ -90,7 +65,7 @@ class WGANGPModel(GANModel):
     def __init__(self, config: WGANGPConfig, data: DataSpec, device: torch.device | str = "cpu") -> None:
         if data.height != data.width:
             raise UsageError(f"wgan-gp needs square images, got {data.height}x{data.width}: pass --image-size")
-        generator = Generator(config.latent_dim, config.generator_width, data.channels, data.height)
+        generator = DCGANGenerator(config.latent_dim, config.generator_width, data.channels, data.height, "wgan-gp")
         for module in generator.modules():
             if isinstance(module, nn.ConvTranspose2d):
                 nn.init.normal_(module.weight, 0.0, config.init_std)

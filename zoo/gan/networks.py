@@ -1,0 +1,95 @@
+"""DCGAN's generator and discriminator pyramids (Radford, Metz & Chintala 2016), shared.
+
+Several plugins build on these networks: dcgan uses both, wgan-gp the generator (its critic
+has no BatchNorm), and vaegan both (the generator as its decoder, the discriminator's last
+feature map as its learned similarity). They live here so that a fix reaches all of them.
+
+Both are sized from the image side by ``conv_layout``: the side is halved down to a small
+base (4 for 16/32/64 px, 7 for 28 px), one stride-2 4x4 (transposed) convolution per halving.
+
+Initialise with ``dcgan_init``. PyTorch's default initialisation takes a transposed
+convolution's fan-in from its *output* channels, which gives the generator's last layer (one
+or three channels) weights several times too large: many pixels then start in tanh's flat
+tails, where they get no gradient.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zoo.conv_layout import conv_layout
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, latent_dim) -> images in [-1, 1]: transposed convolutions, BatchNorm + ReLU, tanh.
+
+    ``name`` is the plugin's, for the error ``conv_layout`` gives on an unsupported side.
+    """
+
+    def __init__(self, latent_dim: int, width: int, channels: int, side: int, name: str) -> None:
+        super().__init__()
+        base, halvings = conv_layout(side, name)
+        hidden = width * 2 ** (halvings - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, hidden, base, 1, 0, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(True),
+        ]
+        for _ in range(halvings - 1):
+            layers += [
+                nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(hidden // 2),
+                nn.ReLU(True),
+            ]
+            hidden //= 2
+        layers += [nn.ConvTranspose2d(hidden, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        self.latent_dim = latent_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``z`` (N, latent_dim) -> images in [-1, 1]."""
+        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Images in [-1, 1] -> one logit each: strided convolutions, LeakyReLU 0.2, BatchNorm
+    on every layer but the first, and a final convolution over the base-sized map."""
+
+    def __init__(self, width: int, channels: int, side: int, name: str) -> None:
+        super().__init__()
+        base, halvings = conv_layout(side, name)
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        hidden = width
+        for _ in range(halvings - 1):
+            layers += [
+                nn.Conv2d(hidden, hidden * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(hidden * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            hidden *= 2
+        layers.append(nn.Conv2d(hidden, 1, base, 1, 0, bias=False))
+        # One Sequential, body then head, so the state-dict keys are ``net.<i>.*``.
+        self.net = nn.Sequential(*layers)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The last feature map before the head, (N, C, base, base)."""
+        return self.net[:-1](images)
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        """The head alone: ``features(images)`` -> one logit per image, (N,)."""
+        return self.net[-1](features).flatten()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] -> one logit per image, (N,)."""
+        return self.net(images).flatten()
+
+
+def dcgan_init(module: nn.Module, std: float = 0.02) -> None:
+    """DCGAN's initialisation, for ``net.apply``: (transposed) convolutions from N(0, std),
+    BatchNorm scales from N(1, std) and shifts at zero."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, std)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, std)
+        nn.init.zeros_(module.bias)
