@@ -15,6 +15,19 @@ MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
 TINY_DCGAN = ("--set", "generator_width=8", "--set", "discriminator_width=8", "--set", "latent_dim=16")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained feature classifiers go to a cache of the test session, never the user's own."""
+    path = tmp_path_factory.mktemp("zoo-cache")
+    previous = os.environ.get("ZOO_CACHE_DIR")
+    os.environ["ZOO_CACHE_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("ZOO_CACHE_DIR", None)
+    else:
+        os.environ["ZOO_CACHE_DIR"] = previous
+
+
 @pytest.fixture
 def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh runs folder, also exported as ZOO_RUNS_DIR (as a user would set it)."""
@@ -46,3 +59,11 @@ class Cli:
 @pytest.fixture
 def zoo_cli() -> Cli:
     return Cli()
+
+
+@pytest.fixture(scope="session")
+def digits_classifier(isolated_cache: Path):
+    """classifier:digits, trained once per session into the session's cache (a few seconds)."""
+    from zoo.features.classifier import train_classifier
+
+    return train_classifier("digits", epochs=8, progress=False)

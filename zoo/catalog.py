@@ -1,7 +1,7 @@
 """``registry.json``: the catalog of architectures with their defaults and measured results.
 
 ``zoo evaluate ... --record`` adds its results here. A result replaces an earlier one of the
-same model, metric, dataset and split, so re-measuring updates the figure rather than piling
+same model, metric, dataset, split and feature extractor, so re-measuring updates the figure rather than piling
 up copies. The file is rewritten atomically: an interrupted write leaves the old catalog.
 """
 
@@ -15,7 +15,7 @@ from zoo import atomic
 from zoo.errors import UsageError, ZooError
 
 DEFAULT_PATH = Path("registry.json")
-RESULT_KEY = ("metric", "dataset", "split")
+RESULT_KEY = ("metric", "dataset", "split", "extractor")
 
 
 def read(path: Path) -> dict[str, Any]:

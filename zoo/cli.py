@@ -306,12 +306,69 @@ def generate_command(file: str, n: int, seed: int | None, label: int | None, out
     click.echo(out)
 
 
+@cli.group("features")
+def features_group() -> None:
+    """Feature extractors for the sample-quality metrics (zoo.features entry points)."""
+
+
+@features_group.command("list")
+def features_list_command() -> None:
+    """Installed extractors, and the classifiers trained so far."""
+    from zoo import registry
+    from zoo.features import cache_root
+
+    for entry in registry.load_all(registry.FEATURES):
+        label = f"{entry.name}:DATASET" if entry.status == "ok" and entry.obj.takes_argument else entry.name
+        summary = entry.obj.summary if entry.status == "ok" else f"BROKEN: {entry.error}"
+        click.echo(f"{label:<20} {summary}")
+    folder = cache_root() / "features"
+    trained = sorted(folder.glob("classifier-*/config.json")) if folder.is_dir() else []
+    for path in trained:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            click.echo(f"  {record['extractor']:<18} {100 * record['heldout_accuracy']:.2f}% on {record['dataset']} {record['heldout_split']['name']}  ({path.parent})")
+        except (OSError, ValueError, KeyError, TypeError):
+            click.echo(f"  {path.parent.name:<18} damaged: train it again")
+
+
+@features_group.command("train")
+@click.option("--dataset", required=True, help="Labelled dataset to train the classifier on (its train split).")
+@click.option("--data-dir", type=click.Path(), default=None, help="Folder holding the dataset's files.")
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for initialisation and batch order.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def features_train_command(dataset: str, data_dir: str | None, epochs: int, seed: int, no_progress: bool) -> None:
+    """Train classifier:DATASET, the domain classifier whose features the metrics use."""
+    from zoo.features.classifier import train_classifier
+
+    trained = train_classifier(dataset, data_dir=data_dir, epochs=epochs, seed=seed, progress=not no_progress)
+    r = trained.record
+    train, heldout = r["train_split"], r["heldout_split"]
+    for split in (train, heldout):
+        if split["note"]:
+            click.echo(f"data: {split['note']}")
+    click.echo(
+        f"classifier:{dataset}: trained on {dataset} {train['name']} ({train['n']:,} images, {epochs} epochs, seed {seed}); "
+        f"held-out accuracy {100 * r['heldout_accuracy']:.2f}% on {dataset} {heldout['name']} ({heldout['n']:,} images)"
+    )
+    click.echo(str(trained.path))
+
+
 @cli.command("evaluate")
 @click.argument("name")
 @click.option("--run", "run", default="latest", show_default=True, help="Run directory, or latest.")
 @click.option("--dataset", default=None, help="Dataset to measure on [default: the run's own].")
 @click.option("--data-dir", type=click.Path(), default=None, help="Folder holding the dataset's files [default: the run's].")
 @click.option("--split", default="test", show_default=True, help="Split to measure on.")
+@click.option(
+    "--metrics",
+    default=None,
+    help="Comma list of nll, fid, kid, is, prdc [default: nll for likelihood models (plus the rest when the classifier is trained), else fid,kid,is,prdc].",
+)
+@click.option("--features", default=None, help="Feature extractor for fid/kid/is/prdc: classifier:DATASET or inception [default: classifier:<dataset>].")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights file for the extractor (inception needs one).")
+@click.option("-n", "n", type=int, default=10000, show_default=True, help="Generated images for the sample-quality metrics.")
+@click.option("--batch-size", type=int, default=250, show_default=True, help="Images per generation and extraction batch.")
 @click.option("-k", "k", type=int, default=1000, show_default=True, help="Importance samples per image for the IWAE bound.")
 @click.option(
     "--binarize",
@@ -320,16 +377,16 @@ def generate_command(file: str, n: int, seed: int | None, label: int | None, out
     show_default=True,
     help="How greyscale pixels become binary for Bernoulli models: one seeded draw, or > 0.5.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the binarisation and the latents.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the binarisation, the latents and the subsets.")
 @click.option("--record", is_flag=True, help="Also write the results into the catalog (registry.json).")
 @click.option("--registry", "registry_path", type=click.Path(dir_okay=False), default="registry.json", show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 @runs_dir_option
 def evaluate_command(name: str, record: bool, registry_path: str, no_progress: bool, **kw: Any) -> None:
-    """Negative ELBO and IWAE negative log-likelihood of a trained model on held-out images."""
+    """Sample quality (FID, KID, IS, precision/recall) and, for likelihood models, the NLL of a trained run."""
     from zoo import catalog
-    from zoo.evaluate import evaluate_run
+    from zoo.evaluate import evaluate_run, parse_metrics
 
     if record:
         catalog.read(Path(registry_path))  # a missing catalog is reported before the long computation
@@ -339,6 +396,11 @@ def evaluate_command(name: str, record: bool, registry_path: str, no_progress: b
         dataset=kw["dataset"],
         data_dir=kw["data_dir"],
         split=kw["split"],
+        metrics=parse_metrics(kw["metrics"]),
+        features=kw["features"],
+        weights=kw["weights"],
+        n=kw["n"],
+        batch_size=kw["batch_size"],
         k=kw["k"],
         binarization=kw["binarize"],
         seed=kw["seed"],
@@ -347,15 +409,36 @@ def evaluate_command(name: str, record: bool, registry_path: str, no_progress: b
         command=invocation(),
         progress=not no_progress,
     )
-    m = evaluation.metrics
-    click.echo(f"{name} {evaluation.run_dir} (step {evaluation.step}) on {evaluation.dataset} {evaluation.split}: {m['n']:,} images")
+    click.echo(f"{name} {evaluation.run_dir} (step {evaluation.step}) on {evaluation.dataset} {evaluation.split}", nl=False)
+    if evaluation.likelihood:
+        m = evaluation.likelihood
+        click.echo(f": {m['n']:,} images")
+    else:
+        click.echo(f": {evaluation.quality['n_real']:,} real images")
     if evaluation.note:
         click.echo(f"data: {evaluation.note}")
-    click.echo(f"binarisation: {m['binarization']}")
-    if "conditioning" in evaluation.results[0]:
-        click.echo(f"conditioning: {evaluation.results[0]['conditioning']}")
-    for line in evaluation.table():
-        click.echo(line)
+    if evaluation.likelihood:
+        click.echo(f"binarisation: {m['binarization']}")
+        if "conditioning" in evaluation.results[0]:
+            click.echo(f"conditioning: {evaluation.results[0]['conditioning']}")
+        for line in evaluation.likelihood_table():
+            click.echo(line)
+    if evaluation.quality:
+        q = evaluation.quality
+        if evaluation.likelihood:
+            click.echo("")
+        click.echo(f"features: {q['extractor']}: {q['extractor_description']}")
+        for line in evaluation.quality_table(name):
+            click.echo(line)
+        notes = []
+        if "kid_subset_size" in q:
+            notes.append(f"KID over 100 subsets of {q['kid_subset_size']:,}")
+        if "prdc_n" in q:
+            notes.append(f"precision/recall/density/coverage with k = 5 on {q['prdc_n']:,} images a side")
+        notes.append(f"the floor compares two halves of the {q['n_real']:,} real images")
+        click.echo("; ".join(notes))
+    if evaluation.skipped:
+        click.echo(evaluation.skipped)
     if record:
         catalog.record_results(Path(registry_path), name, evaluation.results)
         click.echo(f"recorded {len(evaluation.results)} results for {name} in {registry_path}", err=True)
@@ -618,6 +701,59 @@ def runs_command(name: str | None, runs_dir: str | None, as_json: bool) -> None:
     for r in found:
         losses = " ".join(f"{k}={v:.4g}" for k, v in r.losses.items())
         click.echo(f"{r.model:<10} step {r.step:>7}  {r.dataset:<14} {losses:<32} {r.path}")
+
+
+def _run_dir(run: str, runs_dir: str | None) -> Path:
+    """A RUN argument: a run directory, or a model name meaning that model's newest run."""
+    from zoo import runs
+
+    path = Path(run).expanduser()
+    if (path / runs.CONFIG).is_file():
+        return path
+    if "/" not in run and "\\" not in run:
+        root = runs.runs_root(runs_dir)
+        found = runs.list_runs(root, run)
+        if found:
+            return found[-1].path
+        if not path.exists():
+            raise ZooError(f"{run!r} is neither a run directory nor a model with runs under {root}; `zoo runs` lists the runs there are")
+    runs.read_config(path)  # says why this folder is not a run
+    return path
+
+
+@cli.command("compare")
+@click.argument("run_args", metavar="RUN...", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@runs_dir_option
+def compare_command(run_args: tuple[str, ...], as_json: bool, runs_dir: str | None) -> None:
+    """Runs side by side: steps, wall time, final losses, differing config, every evaluation metric.
+
+    Each RUN is a run directory, or a model name for that model's newest run.
+    """
+    from zoo.compare import compare_runs
+
+    comparison = compare_runs([_run_dir(run, runs_dir) for run in run_args])
+    click.echo(comparison.to_json() if as_json else comparison.table())
+
+
+@cli.command("report")
+@click.argument("run")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="HTML file to write [default: RUN_DIR/report.html].")
+@runs_dir_option
+def report_command(run: str, out: str | None, runs_dir: str | None) -> None:
+    """Write one self-contained HTML page about a run: samples, curves, config, events, evaluations.
+
+    RUN is a run directory, or a model name for that model's newest run. The page embeds its
+    images and opens in a browser from the file.
+    """
+    from zoo.report import write_report
+
+    if out is not None and not out.lower().endswith((".html", ".htm")):
+        raise UsageError(f"--out must name an .html file, got {out!r}")
+    run_dir = _run_dir(run, runs_dir)
+    path = write_report(run_dir, out)
+    click.echo(f"report of {run_dir} -> {path}", err=True)
+    click.echo(str(path))
 
 
 if __name__ == "__main__":

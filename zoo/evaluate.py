@@ -1,12 +1,20 @@
 """``zoo evaluate``: measure a trained run on a dataset split and keep the numbers.
 
 The run's own dataset (and data folder) is used unless another is named, on its ``test``
-split. Each evaluation appends one line to the run's ``metrics.jsonl`` (``"event":
-"evaluate"``) and yields :class:`Result` entries in the shape ``registry.json`` keeps
-(see :mod:`zoo.catalog`): what was measured, on what, by which command.
+split. Two kinds of measurement, each appended to the run's ``metrics.jsonl`` as one
+``"event": "evaluate"`` line and turned into :class:`Result`-shaped entries for
+``registry.json`` (see :mod:`zoo.catalog`): what was measured, on what, by which command.
 
-Today the measurements are the likelihood bounds of :mod:`zoo.likelihood`, for models that
-define a likelihood.
+``nll``
+    the likelihood bounds of :mod:`zoo.likelihood`, for models that define a likelihood;
+``fid``, ``kid``, ``is``, ``prdc``
+    sample quality (:mod:`zoo.sample_quality`) of ``n`` generated images against the split's
+    real images, in the feature space of an extractor (:mod:`zoo.features`; by default
+    ``classifier:<dataset>``), always beside the same metrics between two halves of the real
+    images: the floor, what a perfect generator would get at that size.
+
+Without ``metrics``, a likelihood model gets its bounds, plus sample quality when the
+default classifier has been trained; any other model gets sample quality.
 """
 
 from __future__ import annotations
@@ -21,8 +29,8 @@ from zoo import runs
 from zoo.contract import LikelihoodModel
 from zoo.errors import UsageError
 
-
 CONDITIONAL_NOTE = "given each image's true class label: the bounds are on -log p(x | y)"
+LIKELIHOOD = "nll"
 
 
 @dataclasses.dataclass
@@ -32,12 +40,17 @@ class Evaluation:
     dataset: str
     split: str
     note: str
-    metrics: dict[str, Any]
+    likelihood: dict[str, Any] | None
+    """The likelihood bounds (as in metrics.jsonl), when measured."""
+    quality: dict[str, Any] | None
+    """Sample-quality metrics, the extractor, counts and the ``floor``, when measured."""
+    skipped: str | None
+    """Why sample quality was not measured, when it was not asked for explicitly."""
     results: list[dict[str, Any]]
     """Entries for registry.json's ``results`` (one per headline number)."""
 
-    def table(self) -> list[str]:
-        m = self.metrics
+    def likelihood_table(self) -> list[str]:
+        m = self.likelihood
         rows = [
             ("negative ELBO", m["neg_elbo"], m["neg_elbo_bpd"]),
             (f"IWAE NLL (k={m['iwae_k']})", m["iwae_nll"], m["iwae_nll_bpd"]),
@@ -47,6 +60,48 @@ class Evaluation:
         lines += [f"{name:<{width}}  {nats:>10.2f}  {bpd:>8.4f}" for name, nats, bpd in rows]
         return lines
 
+    def quality_table(self, name: str) -> list[str]:
+        q = self.quality
+        columns = [c for c in QUALITY_COLUMNS if c[1] in q]
+        rows = [(f"{name}, {q['samples']:,} samples", q), (f"real vs real (floor), {q['floor_n']:,} a side", q["floor"])]
+        width = max(len(label) for label, _ in rows)
+        lines = [f"{'':<{width}}" + "".join(f"  {title:>{w}}" for title, _, w, _ in columns)]
+        for label, values in rows:
+            lines.append(f"{label:<{width}}" + "".join(f"  {fmt(values):>{w}}" for _, _, w, fmt in columns))
+        return lines
+
+
+def _mean_std(key: str, digits: int):
+    return lambda v: f"{v[key + '_mean']:.{digits}f} ± {v[key + '_std']:.{digits}f}"
+
+
+QUALITY_COLUMNS = [
+    # (title, key present when measured, width, format)
+    ("FID", "fid", 8, lambda v: f"{v['fid']:.3f}"),
+    ("KID", "kid_mean", 17, _mean_std("kid", 4)),
+    ("IS", "is_mean", 13, _mean_std("is", 2)),
+    ("precision", "precision", 9, lambda v: f"{v['precision']:.3f}"),
+    ("recall", "recall", 6, lambda v: f"{v['recall']:.3f}"),
+    ("density", "density", 7, lambda v: f"{v['density']:.3f}"),
+    ("coverage", "coverage", 8, lambda v: f"{v['coverage']:.3f}"),
+]
+
+
+def parse_metrics(text: str | None) -> list[str] | None:
+    """``"fid,kid"`` -> ``["fid", "kid"]``; None stays None (the model's defaults)."""
+    from zoo.sample_quality import METRICS
+
+    if text is None:
+        return None
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    allowed = (LIKELIHOOD, *METRICS)
+    for name in names:
+        if name not in allowed:
+            raise UsageError(f"unknown metric {name!r} in --metrics; choose from {', '.join(allowed)}")
+    if not names:
+        raise UsageError(f"--metrics is empty; choose from {', '.join(allowed)}")
+    return names
+
 
 def evaluate_run(
     name: str,
@@ -55,6 +110,11 @@ def evaluate_run(
     dataset: str | None = None,
     data_dir: str | Path | None = None,
     split: str = "test",
+    metrics: list[str] | None = None,
+    features: str | None = None,
+    weights: str | Path | None = None,
+    n: int = 10000,
+    batch_size: int = 250,
     k: int = 1000,
     binarization: str = "dynamic",
     seed: int = 0,
@@ -63,47 +123,155 @@ def evaluate_run(
     command: str | None = None,
     progress: bool = True,
 ) -> Evaluation:
-    import zoo
     from zoo.device import pick_device
-    from zoo.likelihood import evaluate_likelihood
     from zoo.models import get_model
+    from zoo.sample_quality import METRICS
 
-    get_model(name)
+    plugin = get_model(name)
     run_dir = runs.find(name, run, runs_dir)
     loaded = runs.load(run_dir, device=pick_device(device), model_name=name)
-    if not isinstance(loaded.model, LikelihoodModel):
-        raise UsageError(
-            f"{name} defines no likelihood, and zoo evaluate measures likelihood today; "
-            "sample-quality metrics (FID, KID) for GANs are not implemented yet"
-        )
+    has_likelihood = isinstance(loaded.model, LikelihoodModel)
+    explicit = metrics is not None
+    wanted = metrics if explicit else ([LIKELIHOOD] if has_likelihood else []) + list(METRICS)
+    if LIKELIHOOD in wanted and not has_likelihood:
+        raise UsageError(f"{name} defines no likelihood, so it has no nll; choose sample-quality metrics: --metrics {','.join(METRICS)}")
+    quality_metrics = [m for m in wanted if m != LIKELIHOOD]
+    if quality_metrics and n < 2:
+        raise UsageError(f"-n must be at least 2, got {n}")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     data = loaded.data(split, dataset, data_dir)
-    result = evaluate_likelihood(loaded.model, data, k=k, binarization=binarization, seed=seed, progress=progress)
-    metrics = result.metrics()
-    entry = {"event": "evaluate", "step": loaded.step, "dataset": data.name, "split": data.split, **metrics, "time": dt.datetime.now().timestamp()}
-    with open(run_dir / runs.METRICS, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry) + "\n")
+
+    extractor, skipped = None, None
+    if quality_metrics:
+        try:
+            extractor = _open_extractor(features, weights, data)
+        except UsageError as exc:
+            if explicit or features or not has_likelihood:
+                raise
+            skipped = f"sample quality not measured: {exc}"
+            quality_metrics = []
+
     common = {
-        "unit": "nats/image",
         "dataset": data.name,
         "split": data.split,
         "split_note": data.note,
-        "n": result.n,
-        "binarization": result.binarization,
-        **({"conditioning": CONDITIONAL_NOTE} if get_model(name).conditional else {}),
         "train_steps": loaded.step,
         "train_command": loaded.record.get("command"),
         "command": command or f"zoo evaluate {name} --run {run_dir}",
-        "zoo_version": zoo.__version__,
-        "date": dt.date.today().isoformat(),
     }
-    results = [
-        {"metric": "neg_elbo", "value": round(result.neg_elbo, 2), "bits_per_dim": round(metrics["neg_elbo_bpd"], 4), **common},
-        {
-            "metric": "iwae_nll",
-            "value": round(result.iwae_nll, 2),
-            "bits_per_dim": round(metrics["iwae_nll_bpd"], 4),
-            "k": result.k,
-            **common,
-        },
+    likelihood = quality = None
+    results: list[dict[str, Any]] = []
+    if LIKELIHOOD in wanted:
+        likelihood, entries = _likelihood(loaded, data, plugin.conditional, k, binarization, seed, progress, common)
+        _append_event(run_dir, {"step": loaded.step, "dataset": data.name, "split": data.split, **likelihood})
+        results += entries
+    if quality_metrics:
+        quality, entries = _quality(loaded, data, extractor, quality_metrics, n, batch_size, seed, progress, common)
+        _append_event(run_dir, {"step": loaded.step, "dataset": data.name, "split": data.split, **quality})
+        results += entries
+    return Evaluation(run_dir, loaded.step, data.name, data.split, data.note, likelihood, quality, skipped, results)
+
+
+def _open_extractor(features: str | None, weights: str | Path | None, data):
+    from zoo.features import get_extractor
+
+    if features is None:
+        if data.labels is None:
+            raise UsageError(
+                f"{data.name} has no class labels, so there is no default classifier to measure sample quality with; "
+                "pass --features inception --weights FILE, or --features classifier:D for a labelled dataset D of the same kind"
+            )
+        features = f"classifier:{data.name}"
+    return get_extractor(features, weights)
+
+
+def _append_event(run_dir: Path, fields: dict[str, Any]) -> None:
+    entry = {"event": "evaluate", **fields, "time": dt.datetime.now().timestamp()}
+    with open(run_dir / runs.METRICS, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
+
+
+def _stamp() -> dict[str, str]:
+    import zoo
+
+    return {"zoo_version": zoo.__version__, "date": dt.date.today().isoformat()}
+
+
+def _likelihood(loaded, data, conditional, k, binarization, seed, progress, common):
+    from zoo.likelihood import evaluate_likelihood
+
+    result = evaluate_likelihood(loaded.model, data, k=k, binarization=binarization, seed=seed, progress=progress)
+    metrics = result.metrics()
+    shared = {
+        "unit": "nats/image",
+        **common,
+        "n": result.n,
+        "binarization": result.binarization,
+        **({"conditioning": CONDITIONAL_NOTE} if conditional else {}),
+        **_stamp(),
+    }
+    entries = [
+        {"metric": "neg_elbo", "value": round(result.neg_elbo, 2), "bits_per_dim": round(metrics["neg_elbo_bpd"], 4), **shared},
+        {"metric": "iwae_nll", "value": round(result.iwae_nll, 2), "bits_per_dim": round(metrics["iwae_nll_bpd"], 4), "k": result.k, **shared},
     ]
-    return Evaluation(run_dir, loaded.step, data.name, data.split, data.note, metrics, results)
+    return metrics, entries
+
+
+def _quality(loaded, data, extractor, metrics, n, batch_size, seed, progress, common):
+    import torch
+
+    from zoo.sample_quality import extract, image_batches, real_floor, sample_quality
+
+    real = extract(
+        extractor,
+        (data.batch(torch.arange(i, min(i + batch_size, len(data)))).images for i in range(0, len(data), batch_size)),
+        len(data),
+        desc="real",
+        progress=progress,
+    )
+    # Each batch has its own seed, so the n images are the same whatever the batch size divides.
+    fake = extract(
+        extractor,
+        image_batches(lambda count, index: loaded.model.sample(count, seed=seed * 1_000_003 + index), n, batch_size),
+        n,
+        desc="samples",
+        progress=progress,
+    )
+    measured = sample_quality(real, fake, metrics, seed=seed)
+    floor = real_floor(real, metrics, seed=seed)
+    quality = {
+        "extractor": extractor.name,
+        "extractor_description": extractor.description,
+        "samples": n,
+        "n_real": len(real),
+        "floor_n": len(real) // 2,
+        **measured,
+        "floor": floor,
+    }
+    shared = {
+        "extractor": extractor.name,
+        "extractor_description": extractor.description,
+        **common,
+        "n": n,
+        "n_real": len(real),
+        **_stamp(),
+    }
+    entries = []
+    for metric, key, extra in (
+        ("fid", "fid", {}),
+        ("kid", "kid_mean", {"subset_size": measured.get("kid_subset_size")}),
+        ("is", "is_mean", {}),
+        ("precision", "precision", {"k": 5, "n_each": measured.get("prdc_n")}),
+        ("recall", "recall", {"k": 5, "n_each": measured.get("prdc_n")}),
+        ("density", "density", {"k": 5, "n_each": measured.get("prdc_n")}),
+        ("coverage", "coverage", {"k": 5, "n_each": measured.get("prdc_n")}),
+    ):
+        if key not in measured:
+            continue
+        entry = {"metric": metric, "value": round(measured[key], 4)}
+        if key.endswith("_mean"):
+            entry["std"] = round(measured[key.replace("_mean", "_std")], 4)
+        entry["floor"] = round(floor[key], 4)
+        entries.append({**entry, **extra, **shared})
+    return quality, entries

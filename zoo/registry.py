@@ -21,8 +21,9 @@ from zoo.errors import UsageError, ZooError
 MODELS = "zoo.models"
 DATASETS = "zoo.datasets"
 EXPORTERS = "zoo.exporters"
+FEATURES = "zoo.features"
 
-KIND = {MODELS: "model", DATASETS: "dataset", EXPORTERS: "exporter"}
+KIND = {MODELS: "model", DATASETS: "dataset", EXPORTERS: "exporter", FEATURES: "feature extractor"}
 
 
 class BrokenEntry(ZooError):

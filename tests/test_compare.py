@@ -1,0 +1,128 @@
+"""`zoo compare`: two real tiny runs side by side, as text and as JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from support import assert_one_line_error, run_zoo
+from zoo import runs
+from zoo.compare import compare_runs
+from zoo.trainer import TrainOptions, train
+
+TINY = ("generator_width=8", "discriminator_width=8")
+QUALITY_METRICS = ("fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall", "density", "coverage")
+
+
+def quality_line(step: int, fid: float) -> dict:
+    """An evaluate line of the sample-quality kind, as `zoo evaluate` writes them for GANs."""
+    metrics = dict(zip(QUALITY_METRICS, (fid, 0.004, 0.001, 8.9, 0.1, 0.8, 0.7, 0.9, 0.8)))
+    floor = dict(zip(QUALITY_METRICS, (0.5, 0.0, 0.0002, 9.8, 0.05, 0.9, 0.9, 1.0, 0.95)))
+    return {
+        "event": "evaluate", "step": step, "dataset": "mnist", "split": "test", "extractor": "classifier:mnist",
+        "n": 5000, "n_real": 1000, **metrics, "floor": floor, "time": 1.7e9,
+    }  # fmt: skip
+
+
+def append(run_dir: Path, *entries: dict) -> None:
+    with open(run_dir / runs.METRICS, "a", encoding="utf-8") as handle:
+        for entry in entries:
+            handle.write(json.dumps(entry) + "\n")
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> tuple[Path, Path]:
+    """Two dcgan runs that differ in latent_dim (16 and 8) and in steps (10 and 12)."""
+    root = tmp_path_factory.mktemp("runs")
+    made = []
+    for latent_dim, steps in ((16, 10), (8, 12)):
+        options = TrainOptions(steps=steps, batch_size=32, log_every=5, sample_every=1000, progress=False)
+        made.append(train("dcgan", runs_dir=root, device="cpu", overrides=(*TINY, f"latent_dim={latent_dim}"), options=options).run_dir)
+    return made[0], made[1]
+
+
+def row(table: str, label: str) -> list[str]:
+    """The cells of the text table's row ``label`` (cells are separated by two spaces or more)."""
+    for line in table.splitlines():
+        if line.startswith(label + "  "):
+            return re.split(r" {2,}", line[len(label):].strip())
+    raise AssertionError(f"no row {label!r} in:\n{table}")
+
+
+def test_the_table_names_the_differing_field_with_both_values_and_the_steps(two_runs, zoo_cli):
+    a, b = two_runs
+    result = zoo_cli("compare", str(a), str(b))
+    assert result.exit_code == 0, result.stderr
+    table = result.stdout
+    assert row(table, "run") == [a.name, b.name]
+    assert row(table, "model") == ["dcgan", "dcgan"]
+    assert row(table, "steps") == ["10", "12"]
+    assert row(table, "config.latent_dim") == ["16", "8"]
+    assert row(table, "training.steps") == ["10", "12"]
+    assert len(row(table, "final loss_d")) == 2 and len(row(table, "wall time")) == 2
+    assert all(cell.endswith(" s") for cell in row(table, "wall time"))
+    assert "config.generator_width" not in table, "fields equal in both runs are left out"
+    assert "created" not in table and "command" not in table
+
+
+def test_json_holds_the_same_rows(two_runs, zoo_cli):
+    a, b = two_runs
+    result = zoo_cli("compare", str(a), str(b), "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [r["path"] for r in data["runs"]] == [str(a), str(b)]
+    rows = {r["label"]: r for r in data["rows"]}
+    assert rows["config.latent_dim"]["values"] == [16, 8] and rows["config.latent_dim"]["field"] == "config.latent_dim"
+    assert rows["steps"]["values"] == [10, 12]
+    assert rows["wall time"]["unit"] == "s" and all(0 < v < 600 for v in rows["wall time"]["values"])
+    losses = [runs.last_losses(a)["loss_d"], runs.last_losses(b)["loss_d"]]
+    assert rows["final loss_d"]["values"] == losses
+    text_labels = [line.split("  ")[0] for line in zoo_cli("compare", str(a), str(b)).stdout.splitlines() if not line.startswith("-")]
+    assert [r["label"] for r in data["rows"]] == text_labels, "the table and the JSON hold the same rows"
+
+
+def test_a_metric_row_shows_a_dash_for_the_run_that_lacks_it(two_runs, zoo_cli, tmp_path):
+    a, b = two_runs
+    evaluated = shutil.copytree(a, tmp_path / a.name)
+    # the second line supersedes the first: same dataset, split and extractor
+    append(evaluated, quality_line(10, fid=9.75), {"event": "warning", "step": 10, "message": "x"}, quality_line(10, fid=3.25))
+    table = zoo_cli("compare", str(evaluated), str(b)).stdout
+    label = "fid [classifier:mnist, mnist test]"
+    assert row(table, label) == ["3.25", "-"]
+    assert row(table, f"{label} real vs real (floor)") == ["0.5", "-"]
+    assert row(table, "coverage [classifier:mnist, mnist test]") == ["0.8", "-"]
+    assert row(table, "evaluated [classifier:mnist, mnist test]") == ["step 10, n 5000, n_real 1000", "-"]
+    assert "9.75" not in table
+    labels = [line.split(" [")[0] for line in table.splitlines()]
+    assert not {"n", "n_real", "time", "step", "floor"} & set(labels), "context, not metrics"
+
+    data = json.loads(zoo_cli("compare", str(evaluated), str(b), "--json").stdout)
+    fid = next(r for r in data["rows"] if r["kind"] == "metric" and r["metric"] == "fid")
+    assert fid["values"] == [3.25, None]
+    assert (fid["dataset"], fid["split"], fid["extractor"]) == ("mnist", "test", "classifier:mnist")
+    floor = next(r for r in data["rows"] if r["kind"] == "floor" and r["metric"] == "fid")
+    assert floor["values"] == [0.5, None]
+
+
+def test_a_model_name_means_its_newest_run_and_one_run_is_one_column(two_runs, zoo_cli):
+    a, b = two_runs
+    result = zoo_cli("compare", "dcgan", str(a), "--runs-dir", str(b.parent.parent))
+    assert result.exit_code == 0, result.stderr
+    assert row(result.stdout, "run") == [b.name, a.name]
+    single = compare_runs([a])
+    assert [r.values for r in single.rows if r.label == "steps"] == [[10]]
+    assert not [r for r in single.rows if r.kind == "config"], "one run differs from nothing"
+
+
+def test_bad_runs_are_one_line_errors(two_runs, zoo_cli, tmp_path):
+    a, _ = two_runs
+    assert_one_line_error(zoo_cli("compare", str(a), str(tmp_path / "nowhere")), 1, "does not exist")
+    assert_one_line_error(zoo_cli("compare", str(a), str(tmp_path)), 1, "is not a zoo run")
+    empty = tmp_path / "empty-runs"
+    assert_one_line_error(zoo_cli("compare", "vae", "--runs-dir", str(empty)), 1, "'vae' is neither a run directory nor a model with runs")
+    failed = run_zoo("compare", str(tmp_path / "nowhere"))
+    assert_one_line_error(failed, 1, "does not exist")

@@ -1,0 +1,324 @@
+"""What a run's files say, and several runs side by side (``zoo compare``).
+
+:func:`summarize` reads one run directory (``config.json``, ``metrics.jsonl``, the
+checkpoints) into a :class:`RunSummary`: steps, wall time, the training log, events and
+the latest evaluation per (dataset, split, extractor). :func:`compare_runs` lines runs up
+in one :class:`Comparison`, printed by ``.table()`` or as JSON by ``.to_json()``.
+:mod:`zoo.report` draws its page from the same summary.
+
+Evaluation lines (``"event": "evaluate"``) are read generically, whoever wrote them: every
+numeric top-level key other than :data:`EVAL_CONTEXT` is a metric, ``dataset``, ``split``
+and ``extractor`` say what it was measured on, and a ``floor`` dict holds the same metrics
+measured between two halves of the real data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from zoo import runs
+
+TRAINING_BOOKKEEPING = ("step", "epoch", "time", "images_per_s")
+"""Keys of a training log line that are not measurements of the model."""
+EVAL_CONTEXT = ("step", "time", "n", "n_real", "iwae_k")
+"""Numeric keys of an evaluate line that say how it was measured, not what."""
+EVAL_IDENTITY = ("dataset", "split", "extractor")
+NOT_COMPARED = ("model", "dataset.name", "created", "command", "dataset.spec", "dataset.note", "training.progress")
+"""config.json entries left out of the config rows: the model and dataset have rows of their
+own, and the rest differ between any two runs (creation time, command line) or repeat other
+fields, so a row would only be noise."""
+FLOOR_LABEL = "real vs real (floor)"
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclasses.dataclass
+class EvalRecord:
+    """One evaluate line of ``metrics.jsonl``."""
+
+    dataset: str | None
+    split: str | None
+    extractor: str | None
+    step: int | None
+    metrics: dict[str, float]
+    floor: dict[str, float]
+    context: dict[str, Any]
+    """n, n_real, iwae_k, time: how the numbers were measured."""
+
+    @classmethod
+    def from_line(cls, entry: dict[str, Any]) -> "EvalRecord":
+        floor = entry.get("floor")
+        return cls(
+            dataset=entry.get("dataset"),
+            split=entry.get("split"),
+            extractor=entry.get("extractor"),
+            step=entry.get("step"),
+            metrics={k: v for k, v in entry.items() if is_number(v) and k not in EVAL_CONTEXT},
+            floor={k: v for k, v in floor.items() if is_number(v)} if isinstance(floor, dict) else {},
+            context={k: entry[k] for k in EVAL_CONTEXT if k in entry and k != "step"},
+        )
+
+    @property
+    def key(self) -> tuple[str | None, str | None, str | None]:
+        """Later evaluations with the same key supersede earlier ones."""
+        return (self.dataset, self.split, self.extractor)
+
+    @property
+    def where(self) -> str:
+        """``classifier:mnist, mnist test``: what the numbers were measured with and on."""
+        data = " ".join(part for part in (self.dataset, self.split) if part)
+        return ", ".join(part for part in (self.extractor, data) if part)
+
+    def label(self, metric: str) -> str:
+        return f"{metric} [{self.where}]" if self.where else metric
+
+
+@dataclasses.dataclass
+class RunSummary:
+    path: Path
+    record: dict[str, Any]
+    """The run's config.json."""
+    checkpoint_step: int | None
+    logged_step: int | None
+    wall_time_s: float | None
+    """From the run's creation to its last training log line (pauses before a --resume included)."""
+    training: list[dict[str, Any]]
+    """Training log lines, one per step (a step logged twice keeps its later line), by step."""
+    final: dict[str, float]
+    """The measurements of the last training log line written: losses and the like."""
+    events: list[dict[str, Any]]
+    """Every ``"event"`` line, in the order written."""
+    evaluation_history: list[EvalRecord]
+
+    @property
+    def model(self) -> str:
+        return self.record["model"]
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def dataset(self) -> str:
+        return self.record.get("dataset", {}).get("name", "?")
+
+    @property
+    def steps(self) -> int:
+        """Steps trained: the newest checkpoint's, which is what sampling and reports use."""
+        if self.checkpoint_step is not None:
+            return self.checkpoint_step
+        return self.logged_step or 0
+
+    @property
+    def evaluations(self) -> list[EvalRecord]:
+        """The latest evaluation per (dataset, split, extractor), in order of first appearance."""
+        latest: dict[tuple, EvalRecord] = {}
+        for record in self.evaluation_history:
+            latest[record.key] = record
+        order = list(dict.fromkeys(record.key for record in self.evaluation_history))
+        return [latest[key] for key in order]
+
+
+def read_log(run_dir: Path) -> list[dict[str, Any]]:
+    """The lines of ``metrics.jsonl`` as dicts; a line cut short by a crash is skipped."""
+    path = run_dir / runs.METRICS
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
+
+
+def summarize(run_dir: str | Path) -> RunSummary:
+    """Read a run directory; a folder that is not a run is a one-line :class:`ZooError`."""
+    from zoo.checkpoint import list_checkpoints
+
+    run_dir = Path(run_dir).expanduser()
+    record = runs.read_config(run_dir)
+    log = read_log(run_dir)
+    training_lines = [e for e in log if "event" not in e and is_number(e.get("step"))]
+    by_step = {int(e["step"]): e for e in training_lines}
+    checkpoints = list_checkpoints(run_dir)
+    last = training_lines[-1] if training_lines else {}
+    return RunSummary(
+        path=run_dir,
+        record=record,
+        checkpoint_step=checkpoints[-1][0] if checkpoints else None,
+        logged_step=int(last["step"]) if last else None,
+        wall_time_s=_wall_time(record, training_lines),
+        training=[by_step[step] for step in sorted(by_step)],
+        final={k: v for k, v in last.items() if is_number(v) and k not in TRAINING_BOOKKEEPING},
+        events=[e for e in log if "event" in e],
+        evaluation_history=[EvalRecord.from_line(e) for e in log if e.get("event") == "evaluate"],
+    )
+
+
+def _wall_time(record: dict[str, Any], training_lines: list[dict[str, Any]]) -> float | None:
+    times = [e["time"] for e in training_lines if is_number(e.get("time"))]
+    if not times:
+        return None
+    try:
+        start = dt.datetime.fromisoformat(record["created"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        start = times[0]  # an old run without "created": count from its first log line
+    return max(0.0, max(times) - start)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"config": {"latent_dim": 16}}`` -> ``{"config.latent_dim": 16}``."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    flat: dict[str, Any] = {}
+    for key, item in value.items():
+        flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def comparable_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """config.json flattened, the plugin config first, without :data:`NOT_COMPARED`."""
+    ordered = {"config": record.get("config", {}), **{k: v for k, v in record.items() if k != "config"}}
+    return {
+        key: value
+        for key, value in flatten(ordered).items()
+        if not any(key == skip or key.startswith(skip + ".") for skip in NOT_COMPARED)
+    }
+
+
+_MISSING = object()
+
+
+@dataclasses.dataclass
+class Row:
+    label: str
+    kind: str
+    """run, duration, value, config, evaluation, metric or floor: how to print and read it."""
+    values: list[Any]
+    """One per run; None where the run lacks it."""
+    key: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """What the row holds, for programs: the config field, or the metric and what it was measured on."""
+
+
+@dataclasses.dataclass
+class Comparison:
+    runs: list[RunSummary]
+    rows: list[Row]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "runs": [{"path": str(r.path), "model": r.model, "run_id": r.run_id} for r in self.runs],
+            "rows": [{"label": row.label, "kind": row.kind, **row.key, "values": row.values} for row in self.rows],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def table(self) -> str:
+        """The rows as aligned text, one column per run; ``-`` where a run lacks a value."""
+        cells = [[row.label, *(format_cell(row.kind, v) for v in row.values)] for row in self.rows]
+        widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells]
+        rule = "  ".join("-" * width for width in widths)
+        return "\n".join([lines[0], rule, *lines[1:]])
+
+
+def format_cell(kind: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if kind == "duration":
+        return format_duration(value)
+    if kind == "evaluation":
+        return ", ".join(f"{k} {format_value(v)}" for k, v in value.items())
+    return format_value(value)
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value if value else '""'  # an empty string must not look like a missing value
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value)
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def compare_runs(paths: list[str | Path]) -> Comparison:
+    """One row per quantity, one column per run (one run gives just its column)."""
+    summaries = [summarize(path) for path in paths]
+    rows = [
+        Row("run", "value", [s.run_id for s in summaries]),
+        Row("model", "value", [s.model for s in summaries]),
+        Row("dataset", "value", [s.dataset for s in summaries]),
+        Row("steps", "value", [s.steps for s in summaries]),
+    ]
+    if any(s.logged_step is not None and s.logged_step != s.steps for s in summaries):
+        rows.append(Row("last logged step", "value", [s.logged_step for s in summaries]))
+    rows.append(Row("wall time", "duration", [s.wall_time_s for s in summaries], {"unit": "s"}))
+    for name in _union(s.final for s in summaries):
+        rows.append(Row(f"final {name}", "value", [s.final.get(name) for s in summaries], {"field": name}))
+    rows += _config_rows(summaries)
+    rows += _evaluation_rows(summaries)
+    return Comparison(summaries, rows)
+
+
+def _union(keyed: Any) -> list[str]:
+    """The keys of several dicts, each once, in order of first appearance."""
+    return list(dict.fromkeys(key for mapping in keyed for key in mapping))
+
+
+def _config_rows(summaries: list[RunSummary]) -> list[Row]:
+    """A row for every config.json field whose value is not the same in all runs."""
+    fields = [comparable_fields(s.record) for s in summaries]
+    names = _union(fields)
+    names.sort(key=lambda name: not name.startswith("config."))  # the plugin's config first (a stable sort)
+    rows = []
+    for name in names:
+        values = [f.get(name, _MISSING) for f in fields]
+        if all(v == values[0] and type(v) is type(values[0]) for v in values):
+            continue
+        rows.append(Row(name, "config", [None if v is _MISSING else v for v in values], {"field": name}))
+    return rows
+
+
+def _evaluation_rows(summaries: list[RunSummary]) -> list[Row]:
+    """Per (dataset, split, extractor): when and on how much it was measured, each metric, its floor."""
+    latest = [{e.key: e for e in s.evaluations} for s in summaries]
+    rows = []
+    for key in _union(latest):
+        records = [by_key.get(key) for by_key in latest]
+        sample = next(r for r in records if r is not None)
+        identity = dict(zip(EVAL_IDENTITY, key))
+        rows.append(
+            Row(
+                f"evaluated [{sample.where}]" if sample.where else "evaluated",
+                "evaluation",
+                [None if r is None else {"step": r.step, **{k: v for k, v in r.context.items() if k != "time"}} for r in records],
+                identity,
+            )
+        )
+        for metric in _union(r.metrics for r in records if r is not None):
+            values = [None if r is None else r.metrics.get(metric) for r in records]
+            rows.append(Row(sample.label(metric), "metric", values, {"metric": metric, **identity}))
+            floors = [None if r is None else r.floor.get(metric) for r in records]
+            if any(v is not None for v in floors):
+                rows.append(Row(f"{sample.label(metric)} {FLOOR_LABEL}", "floor", floors, {"metric": metric, "floor": True, **identity}))
+    return rows
