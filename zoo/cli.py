@@ -603,7 +603,7 @@ def encode_command(name: str, run: str, input_path: str, label: int | None, out:
     import torch
 
     from zoo import checkpoint
-    from zoo.export import sha256_of
+    from zoo.digest import sha256_of
     from zoo.latent import LATENT_DTYPE, LatentFile, reconstruction_error, save_latents
 
     out_path = Path(out)
@@ -651,7 +651,7 @@ def decode_command(latents: str, run: str | None, out: str, device: str) -> None
     from zoo import checkpoint, runs
     from zoo.datasets.folder import EXTENSIONS
     from zoo.device import pick_device
-    from zoo.export import sha256_of
+    from zoo.digest import sha256_of
     from zoo.images import save_grid
     from zoo.latent import load_latents
 

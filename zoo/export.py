@@ -9,12 +9,12 @@ before it is put in place: an export that fails verification leaves nothing at `
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
 from zoo import registry
+from zoo.digest import sha256_of
 from zoo.errors import UsageError
 
 
@@ -65,14 +65,6 @@ registry.register_validator(registry.EXPORTERS, lambda obj: registry.subclass_vi
 
 def get_exporter(name: str) -> Exporter:
     return registry.get(registry.EXPORTERS, name)()
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_run(

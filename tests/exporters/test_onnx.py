@@ -11,7 +11,8 @@ import onnxruntime as ort
 import pytest
 
 from zoo import checkpoint
-from zoo.export import export_run, sha256_of
+from zoo.digest import sha256_of
+from zoo.export import export_run
 from zoo.trainer import TrainOptions, train
 
 from support import assert_one_line_error

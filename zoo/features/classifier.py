@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from zoo import atomic
+from zoo.digest import sha256_of
 from zoo.errors import UsageError, ZooError
 from zoo.features.extractor import FeatureExtractor, fit_images
 
@@ -139,7 +139,7 @@ def train_classifier(
     }
     with atomic.atomic_dir(out) as tmp:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / WEIGHTS))
-        record["sha256"] = hashlib.sha256((tmp / WEIGHTS).read_bytes()).hexdigest()
+        record["sha256"] = sha256_of(tmp / WEIGHTS)
         (tmp / CONFIG).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return TrainedClassifier(out, record)
 

@@ -13,27 +13,19 @@ uses): 2048 pool features, and the 1008 logits for the Inception Score.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 from typing import ClassVar
 
 import torch
 
+from zoo.digest import sha256_of
 from zoo.errors import UsageError, ZooError
 from zoo.features.extractor import FeatureExtractor
 
 FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + FILENAME
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_state_dict(path: Path | None, expected_sha256: str = SHA256) -> dict[str, torch.Tensor]:
