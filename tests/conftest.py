@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,17 @@ def digits_classifier(isolated_cache: Path):
     from zoo.features.classifier import train_classifier
 
     return train_classifier("digits", epochs=8, progress=False)
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A site-packages folder on sys.path for third-party distributions (modules ``thirdparty_*``)."""
+    from zoo import registry
+
+    path = tmp_path / "site-packages"
+    path.mkdir()
+    monkeypatch.syspath_prepend(str(path))
+    yield path
+    registry._loaded.clear()
+    for module in [m for m in sys.modules if m.startswith("thirdparty_")]:
+        del sys.modules[module]

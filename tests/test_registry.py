@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from zoo import registry
 from zoo.errors import UsageError
 from zoo.testing import CHECKS
 
-from support import assert_one_line_error, run_zoo
+from support import assert_one_line_error, install_distribution, run_zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,29 +28,6 @@ class SmallGAN(DCGAN):
     name = "small-gan"
     summary = "a third-party DCGAN variant"
 '''
-
-
-def install_distribution(site: Path, dist: str, models: dict[str, str], modules: dict[str, str]) -> None:
-    """Write a distribution as pip installs it: modules plus NAME-VERSION.dist-info with entry points."""
-    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    lines = ["[zoo.models]", *(f"{name} = {target}" for name, target in models.items())]
-    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    (info / "RECORD").write_text("")
-    for module, source in modules.items():
-        (site / f"{module}.py").write_text(textwrap.dedent(source))
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "site-packages"
-    path.mkdir()
-    monkeypatch.syspath_prepend(str(path))
-    yield path
-    registry._loaded.clear()
-    for module in [m for m in sys.modules if m.startswith("thirdparty_")]:
-        del sys.modules[module]
 
 
 def test_a_third_party_plugin_is_listed_and_trains(site, runs_dir, zoo_cli):
