@@ -112,14 +112,12 @@ class CGANModel(GANModel):
         generator = Generator(config.latent_dim, config.generator_width, data.channels, data.height, data.num_classes)
         discriminator = Discriminator(config.discriminator_width, data.channels, data.height, data.num_classes)
         super().__init__(config, data, device, generator, discriminator, num_classes=data.num_classes)
+
+    def generator_param_groups(self, config: CGANConfig) -> list[dict]:
         # Adam moves each weight by about lr a step whatever its size: a large step next to a
         # convolution weight of ~1/sqrt(fan_in), a small one next to a gain of 1. At one rate
         # the generator learns to draw digits, with z choosing which, long before the label can
         # take that choice over; a faster rate for the class parameters lets it keep up.
-        by_class = generator.class_parameters()
-        shared = [p for p in generator.parameters() if all(p is not q for q in by_class)]
-        self.opt_g = torch.optim.Adam(
-            [{"params": shared}, {"params": by_class, "lr": config.lr_generator * config.class_lr_multiplier}],
-            lr=config.lr_generator,
-            betas=(config.beta1, config.beta2),
-        )
+        by_class = self.generator.class_parameters()
+        shared = [p for p in self.generator.parameters() if all(p is not q for q in by_class)]
+        return [{"params": shared}, {"params": by_class, "lr": config.lr_generator * config.class_lr_multiplier}]

@@ -66,12 +66,17 @@ class GANModel(Model):
         self.num_classes = num_classes
         self.policy = parse_policy(config.diffaugment)
         betas = (config.beta1, config.beta2)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_generator, betas=betas)
+        self.opt_g = torch.optim.Adam(self.generator_param_groups(config), lr=config.lr_generator, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator, betas=betas)
         self.ema: AveragedModel | None = None
         if config.ema_decay > 0:
             self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
         self._inference: tuple[tuple[int, ...], GeneratorImage] | None = None
+
+    def generator_param_groups(self, config: GANConfig) -> list[dict]:
+        """The generator's Adam parameter groups; override to give some parameters their own
+        rate (cgan's class-conditional gains). Called once ``self.generator`` is set."""
+        return [{"params": list(self.generator.parameters())}]
 
     @property
     def modules(self) -> dict[str, nn.Module]:
