@@ -36,7 +36,7 @@ class GANConfig:
     beta1: float = option(0.5, "Adam beta1")
     beta2: float = option(0.999, "Adam beta2")
     ema_decay: float = option(
-        0.0, "exponential moving average of the generator's weights, used to sample and export (0: off; 0.999 is usual)"
+        0.0, "exponential moving average of the generator's weights, used to sample and export (0: off; 0.999 is usual; warmed up as min(decay, (1+n)/(10+n)))"
     )
     r1_gamma: float = option(0.0, "R1 penalty weight on D's gradient at real images (Mescheder et al. 2018; 0: off)")
     diffaugment: str = option(

@@ -23,10 +23,11 @@ from typing import ClassVar
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from zoo.contract import Batch, DataSpec, ExportGraph, Model, TensorSpec
 from zoo.errors import UsageError
+from zoo.gan import ema
 from zoo.gan.augment import diff_augment
 from zoo.gan.config import GANConfig, parse_policy
 from zoo.gan.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
@@ -70,7 +71,7 @@ class GANModel(Model):
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_discriminator, betas=betas)
         self.ema: AveragedModel | None = None
         if config.ema_decay > 0:
-            self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+            self.ema = ema.averaged(self.generator, config.ema_decay)
         self._inference: tuple[tuple[int, ...], GeneratorImage] | None = None
 
     def generator_param_groups(self, config: GANConfig) -> list[dict]:
