@@ -24,7 +24,8 @@ def quality_line(step: int, fid: float) -> dict:
     floor = dict(zip(QUALITY_METRICS, (0.5, 0.0, 0.0002, 9.8, 0.05, 0.9, 0.9, 1.0, 0.95)))
     return {
         "event": "evaluate", "step": step, "dataset": "mnist", "split": "test", "extractor": "classifier:mnist",
-        "n": 5000, "n_real": 1000, **metrics, "floor": floor, "time": 1.7e9,
+        "extractor_description": "CNN trained by zoo", "samples": 5000, "n_real": 1000, "floor_n": 500,
+        "kid_subset_size": 500, "prdc_n": 1000, **metrics, "floor": floor, "time": 1.7e9,
     }  # fmt: skip
 
 
@@ -95,10 +96,11 @@ def test_a_metric_row_shows_a_dash_for_the_run_that_lacks_it(two_runs, zoo_cli, 
     assert row(table, label) == ["3.25", "-"]
     assert row(table, f"{label} real vs real (floor)") == ["0.5", "-"]
     assert row(table, "coverage [classifier:mnist, mnist test]") == ["0.8", "-"]
-    assert row(table, "evaluated [classifier:mnist, mnist test]") == ["step 10, n 5000, n_real 1000", "-"]
+    assert row(table, "evaluated [classifier:mnist, mnist test]") == ["step 10, samples 5000, n_real 1000, floor_n 500, kid_subset_size 500, prdc_n 1000", "-"]
     assert "9.75" not in table
     labels = [line.split(" [")[0] for line in table.splitlines()]
-    assert not {"n", "n_real", "time", "step", "floor"} & set(labels), "context, not metrics"
+    context = {"samples", "n_real", "floor_n", "kid_subset_size", "prdc_n", "time", "step", "floor"}
+    assert not context & set(labels), "context, not metrics"
 
     data = json.loads(zoo_cli("compare", str(evaluated), str(b), "--json").stdout)
     fid = next(r for r in data["rows"] if r["kind"] == "metric" and r["metric"] == "fid")

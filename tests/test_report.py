@@ -30,7 +30,7 @@ def run_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     options = TrainOptions(steps=10, batch_size=32, log_every=5, sample_every=1000, progress=False)
     path = train("dcgan", runs_dir=root, device="cpu", overrides=TINY, options=options).run_dir
-    common = {"event": "evaluate", "dataset": "mnist", "split": "test", "extractor": "classifier:mnist", "n": 5000, "n_real": 1000}
+    common = {"event": "evaluate", "dataset": "mnist", "split": "test", "extractor": "classifier:mnist", "samples": 5000, "n_real": 1000, "floor_n": 500, "prdc_n": 1000}
     lines = [
         {**common, "step": 5, "fid": 41.5, "kid_mean": 0.0375, "precision": 0.125, "floor": FLOOR, "time": 1.7e9},
         {"event": "warning", "kind": "low_diversity", "step": 10, "message": "samples are <5%> as diverse", "time": 1.7e9},
