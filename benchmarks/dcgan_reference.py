@@ -14,7 +14,7 @@ the same number of generator steps at batch 64, and both are scored by the same 
 ``classifier:mnist`` (trained here unless cached), with ``n`` samples against the 1,000
 held-out test images, beside the real-vs-real floor (two halves of those 1,000).
 
-    python benchmarks/dcgan_reference.py [--steps 1000] [-n 5000]
+    python benchmarks/dcgan_reference.py [--steps 1000] [-n 5000] [--grids DIR]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from zoo.datasets import load_dataset
 from zoo.errors import ZooError
 from zoo.features import get_extractor
 from zoo.features.classifier import ClassifierFeatures, train_classifier
+from zoo.images import save_grid
 from zoo.sample_quality import extract, image_batches, real_floor, sample_quality
 from zoo.trainer import TrainOptions, train
 
@@ -128,6 +129,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000, help="generator steps for each model")
     parser.add_argument("-n", type=int, default=5000, help="samples per model for the metrics")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--grids", default=None, help="folder to write a 64-sample grid of each model into")
     args = parser.parse_args()
 
     extractor = classifier()
@@ -147,18 +149,23 @@ def main() -> None:
             return ours.sample(count, seed=args.seed * 1_000_003 + index)
 
         fake = extract(extractor, image_batches(draw_ours, args.n, 250), args.n, desc="zoo dcgan", progress=False)
+        if args.grids:
+            save_grid(draw_ours(64, 0), Path(args.grids) / "zoo_dcgan.png")
         rows.append(("zoo dcgan (28 x 28)", ours_seconds, sample_quality(real, fake, METRICS, seed=args.seed)))
         print("  zoo dcgan: done", flush=True)
 
     netG, ref_seconds = train_reference(args.steps, args.seed)
-    netG.eval()
 
     def draw_reference(count: int, index: int) -> torch.Tensor:
+        # The examples draw their samples in training mode (BatchNorm on the batch's own
+        # statistics, here batches of 250); they never switch the generator to eval().
         generator = torch.Generator().manual_seed(args.seed * 1_000_003 + index)
         with torch.no_grad():
             return (netG(torch.randn(count, NZ, 1, 1, generator=generator)) + 1) / 2
 
     fake = extract(extractor, image_batches(draw_reference, args.n, 250), args.n, desc="reference", progress=False)
+    if args.grids:
+        save_grid(draw_reference(64, 0), Path(args.grids) / "reference_dcgan.png")
     rows.append(("PyTorch examples DCGAN (64 x 64)", ref_seconds, sample_quality(real, fake, METRICS, seed=args.seed)))
     floor = real_floor(real, METRICS, seed=args.seed)
     rows.append((f"real vs real (floor, {len(real) // 2} a side)", None, floor))
