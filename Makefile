@@ -27,6 +27,7 @@ bench: install
 	$(BIN)/python benchmarks/sample_speed.py
 	$(BIN)/python benchmarks/vae_nll.py
 	$(BIN)/python benchmarks/gan_stability.py
+	$(BIN)/python benchmarks/dcgan_reference.py
 
 clean:
 	rm -rf $(VENV) runs samples.png
