@@ -148,6 +148,9 @@ def test_a_gan_is_measured_against_the_real_split_beside_the_floor(zoo_cli, dcga
     assert round(entry["floor"]["fid"], 3) == floor_fid
 
     results = [m for m in json.loads(catalog.read_text())["models"] if m["name"] == "dcgan"][0]["results"]
+    before = [m for m in json.loads((ROOT / "registry.json").read_text())["models"] if m["name"] == "dcgan"][0]["results"]
+    assert [r for r in results if r["dataset"] != "digits"] == before, "results on other data are kept"
+    results = [r for r in results if r["dataset"] == "digits"]
     assert [r["metric"] for r in results] == ["fid", "kid", "is", "precision", "recall", "density", "coverage"]
     recorded = results[0]
     assert recorded["extractor"] == "classifier:digits" and recorded["n"] == 300 and recorded["n_real"] == 180
