@@ -240,12 +240,13 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, **kw: A
 @click.option("-n", "n", type=int, default=64, show_default=True, help="Number of images.")
 @click.option("--seed", type=int, default=None, help="Seed for the latents [default: random].")
 @click.option("--label", type=int, default=None, help="Class to draw (conditional models only).")
-@click.option("--out", type=click.Path(dir_okay=False), default="samples.png", show_default=True, help="PNG grid to write.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG grid to write; a .gif with --animate [default: samples.png, samples.gif].")
 @click.option("--nrow", type=int, default=None, help="Images per row [default: square grid].")
+@click.option("--animate", is_flag=True, help="Models that draw step by step (draw): a GIF of every step, and a PNG strip beside it.")
 @click.option("--device", default="cpu", show_default=True)
 @runs_dir_option
-def sample_command(name: str, run: str, n: int, seed: int | None, label: int | None, out: str, nrow: int | None, device: str, runs_dir: str | None) -> None:
-    """Draw N images from a trained model into a PNG grid."""
+def sample_command(name: str, run: str, n: int, seed: int | None, label: int | None, out: str | None, nrow: int | None, animate: bool, device: str, runs_dir: str | None) -> None:
+    """Draw N images from a trained model into a PNG grid (or, with --animate, a GIF of the drawing)."""
     from zoo import runs
     from zoo.device import pick_device
     from zoo.models import get_model
@@ -254,14 +255,36 @@ def sample_command(name: str, run: str, n: int, seed: int | None, label: int | N
     get_model(name)  # an unknown or broken model is the first thing to report
     if n < 1:
         raise UsageError(f"-n must be at least 1, got {n}")
-    if not out.lower().endswith(".png"):
-        raise UsageError(f"--out must name a .png file, got {out!r}")
+    out = out or ("samples.gif" if animate else "samples.png")
+    suffix = ".gif" if animate else ".png"
+    if not out.lower().endswith(suffix):
+        raise UsageError(f"--out must name a {suffix} file{' with --animate' if animate else ''}, got {out!r}")
     run_dir = runs.find(name, run, runs_dir)
     loaded = runs.load(run_dir, device=pick_device(device), model_name=name)
+    if animate:
+        _animate(name, loaded, n, seed, label, Path(out), nrow)
+        click.echo(out)
+        return
     images = loaded.sample(n, seed=seed, label=label)
     save_grid(images, Path(out), nrow=nrow)
     click.echo(f"{n} samples from {run_dir} (step {loaded.step}) -> {out}", err=True)
     click.echo(out)
+
+
+def _animate(name: str, loaded: Any, n: int, seed: int | None, label: int | None, gif: Path, nrow: int | None) -> None:
+    """A stepped model's drawing: a GIF with a grid of the n images per step, and a PNG strip
+    beside it with one row per image, its steps left to right."""
+    import torch
+
+    from zoo.contract import SteppedModel
+    from zoo.images import save_animation, save_grid, tile
+
+    if not isinstance(loaded.model, SteppedModel):
+        raise UsageError(f"{name} draws each image in one step: --animate needs a model that draws step by step, such as draw")
+    steps = loaded.model.sample_steps(n, seed=seed, label=label)  # (T, n, C, H, W)
+    save_animation(torch.stack([tile(frame, nrow) for frame in steps]), gif, progress=True)
+    strip = save_grid(steps.transpose(0, 1).flatten(0, 1), gif.with_suffix(".png"), nrow=len(steps))
+    click.echo(f"{n} samples drawn in {len(steps)} steps from {loaded.path} (step {loaded.step}) -> {gif} and {strip}", err=True)
 
 
 @cli.command("export")

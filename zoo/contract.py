@@ -30,7 +30,7 @@ saved as safetensors) and ``Model.optimizers`` (optimizer state, saved as safete
 JSON). The trainer, the run directory, the CLI and exporters only ever use this interface,
 so a plugin knows nothing about them and they know nothing about a particular architecture.
 
-Two optional capabilities extend a model, each an abstract subclass of :class:`Model` that
+Three optional capabilities extend a model, each an abstract subclass of :class:`Model` that
 the core checks with ``isinstance``:
 
 :class:`LatentModel` (``encode`` / ``decode`` and ``latent_dim``)
@@ -39,6 +39,10 @@ the core checks with ``isinstance``:
 :class:`LikelihoodModel` (``log_weights`` and ``pixel_model``)
     A model of p(x) with an approximate posterior; ``zoo evaluate`` turns its importance
     weights into the negative ELBO and the importance-weighted (IWAE) bound.
+:class:`SteppedModel` (``sample_steps``)
+    A model that draws an image over several steps (DRAW's canvas); ``sample_steps(n, seed,
+    label)`` gives the image after every step, ``(T, n, C, H, W)`` in [0, 1], the last equal
+    to ``sample(n, seed, label)``. ``zoo sample NAME --animate`` writes them as a GIF.
 
 This module does not import torch at import time, so listing plugins stays fast.
 """
@@ -205,6 +209,17 @@ class LikelihoodModel(Model):
 
         ``batch.images`` are already in the form :attr:`pixel_model` says. The mean over ``k``
         estimates the ELBO; log-mean-exp over ``k`` is the IWAE bound (Burda et al. 2016).
+        """
+
+
+class SteppedModel(Model):
+    """A model that builds each image over several steps, so the drawing can be watched."""
+
+    @abstractmethod
+    def sample_steps(self, n: int, seed: int | None = None, label: int | None = None) -> "torch.Tensor":
+        """The ``n`` images after each of the model's T steps, ``(T, n, C, H, W)`` in [0, 1] on the CPU.
+
+        The last step equals ``sample(n, seed, label)``: the same seed draws the same images.
         """
 
 

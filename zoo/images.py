@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torchvision.utils import save_image
+from torchvision.utils import make_grid, save_image
 
 from zoo.atomic import atomic_path
 
@@ -21,18 +21,40 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path
     return path
 
 
+def tile(images: torch.Tensor, nrow: int | None = None) -> torch.Tensor:
+    """Images ``(N, C, H, W)`` as one ``(C, H', W')`` grid, laid out as :func:`save_grid` does."""
+    nrow = nrow or max(1, int(round(len(images) ** 0.5)))
+    grid = make_grid(images, nrow=nrow, padding=2)
+    return grid[: images.shape[1]]  # make_grid turns one channel into three
+
+
 GIF_MIN_SIDE = 112
 """Small frames are enlarged (nearest neighbour, by a whole factor) to at least this many pixels."""
+PROGRESS_BAR_HEIGHT = 3
+"""Pixels (after enlarging) of the bar under each frame that ``progress=True`` adds."""
 
 
-def save_animation(frames: torch.Tensor, path: Path, frame_ms: int = 100, loop: bool = True) -> Path:
-    """Write ``(T, C, H, W)`` frames in [0, 1] as an animated GIF (Pillow), atomically."""
+def save_animation(frames: torch.Tensor, path: Path, frame_ms: int = 100, loop: bool = True, progress: bool = False) -> Path:
+    """Write ``(T, C, H, W)`` frames in [0, 1] as an animated GIF (Pillow), atomically.
+
+    ``progress`` adds a bar under each frame, t/T of the width at frame t. Besides showing the
+    step, it keeps every frame: Pillow merges a frame identical to the one before into it, so
+    a step that changed nothing visible would otherwise leave fewer than T frames.
+    """
     from PIL import Image
 
-    _, c, h, w = frames.shape
+    t, c, h, w = frames.shape
     scale = max(1, -(-GIF_MIN_SIDE // max(h, w)))
+    if progress:
+        scale = max(scale, -(-t // w))  # one pixel of bar or more per frame, so bars differ
     pixels = (frames.clamp(0, 1) * 255).round().to(torch.uint8)
     pixels = pixels.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
+    if progress:
+        width = w * scale
+        bar = torch.zeros(t, c, PROGRESS_BAR_HEIGHT, width, dtype=torch.uint8)
+        for i in range(t):
+            bar[i, :, 1:, : round(width * (i + 1) / t)] = 255  # a dark row, then the bar
+        pixels = torch.cat([pixels, bar], dim=2)
     mode = "L" if c == 1 else "RGB"
     images = [Image.fromarray(p[0].numpy() if c == 1 else p.permute(1, 2, 0).numpy(), mode) for p in pixels]
     with atomic_path(path) as tmp:
