@@ -130,6 +130,7 @@ def _write_metadata(model: Any, graph: ExportGraph, source: ExportSource, opset:
         "checkpoint_step": source.step,
         "opset": opset,
         "description": graph.description,
+        **graph.metadata,
     }
     del model.metadata_props[:]
     for key, value in values.items():

@@ -165,7 +165,7 @@ def info_command(name: str, as_json: bool) -> None:
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="Convert images to 1 or 3 channels.")
 @click.option("--steps", type=int, default=None, help="Total optimisation steps [default: 2000].")
 @click.option("--epochs", type=int, default=None, help="Train for this many passes over the data instead.")
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--batch-size", type=int, default=None, help="Examples per step [default: the model's, else 64].")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config field (repeatable); see zoo info NAME.")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for initialisation, batches and noise.")
@@ -207,7 +207,9 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, **kw: A
 
         def announce(run_dir: Path, data: Any) -> None:
             note = f" ({data.note})" if data.note else ""
-            click.echo(f"training {name} on {data.name} {data.split}: {len(data)} images {data.spec.shape}{note}", err=True)
+            spec = data.spec
+            what = f"sequences of {spec.frames} frames {spec.shape}" if spec.frames else f"images {spec.shape}"
+            click.echo(f"training {name} on {data.name} {data.split}: {len(data)} {what}{note}", err=True)
             click.echo(f"run directory: {run_dir}", err=True)
 
         result = trainer.train(

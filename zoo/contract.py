@@ -43,6 +43,16 @@ the core checks with ``isinstance``:
     A model that draws an image over several steps (DRAW's canvas); ``sample_steps(n, seed,
     label)`` gives the image after every step, ``(T, n, C, H, W)`` in [0, 1], the last equal
     to ``sample(n, seed, label)``. ``zoo sample NAME --animate`` writes them as a GIF.
+:class:`SequenceModel` (``predict`` and ``context_frames``)
+    A model of frame sequences that continues the frames it is given (ConvLSTM). Its plugin
+    sets ``data_kind = "sequences"``: it trains on a sequence dataset (``moving-digits``),
+    whose :class:`DataSpec` has ``frames > 0`` and whose batches are ``(N, T, C, H, W)``.
+    ``predict(context)`` replaces ``sample``, which needs no input and so has no meaning
+    here: ``zoo sample``, ``zoo evaluate``, the trainer's previews and the conformance kit
+    take context frames from the data and call ``predict`` instead.
+
+Image plugins need none of this: ``data_kind`` defaults to ``"images"``, ``frames`` to 0, and
+the core refuses to pair a plugin with data of the other kind.
 
 This module does not import torch at import time, so listing plugins stays fast.
 """
@@ -66,15 +76,26 @@ class DataSpec:
     height: int
     width: int
     num_classes: int = 0
+    frames: int = 0
+    """Frames per example for a sequence dataset (``moving-digits``); 0 for still images."""
 
     @property
     def shape(self) -> tuple[int, int, int]:
+        """One image's (or one frame's) ``(C, H, W)``."""
         return (self.channels, self.height, self.width)
+
+    @property
+    def kind(self) -> str:
+        """``"sequences"`` or ``"images"``, as :attr:`Plugin.data_kind` names them."""
+        return "sequences" if self.frames > 0 else "images"
 
 
 @dataclasses.dataclass
 class Batch:
-    """A training batch: ``images`` in [0, 1], ``(N, C, H, W)``, and ``labels`` (N,) or None."""
+    """A training batch: ``images`` in [0, 1] and ``labels`` (N,) or None.
+
+    ``images`` is ``(N, C, H, W)``, or ``(N, T, C, H, W)`` for a sequence dataset.
+    """
 
     images: "torch.Tensor"
     labels: "torch.Tensor | None" = None
@@ -122,6 +143,9 @@ class ExportGraph:
     value_range: tuple[float, float] | None = (0.0, 1.0)
     """The range of the first output when it is an image; None for other outputs."""
     description: str = ""
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """More facts an inference user needs, stored in the exported file (e.g. a forecaster's
+    ``horizon``); JSON-serialisable values."""
 
     @property
     def input_names(self) -> list[str]:
@@ -223,6 +247,34 @@ class SteppedModel(Model):
         """
 
 
+class SequenceModel(Model):
+    """A model that continues a sequence of frames: it forecasts, given the first frames.
+
+    Its plugin declares ``data_kind = "sequences"``; ``self.data.frames`` is the length of a
+    training sequence, of which the first ``context_frames`` are the input and the rest
+    (``horizon`` frames) the target.
+    """
+
+    context_frames: int
+    horizon: int
+
+    @abstractmethod
+    def predict(self, context: "torch.Tensor", horizon: int | None = None) -> "torch.Tensor":
+        """The ``horizon`` frames (default :attr:`horizon`) that follow ``context``.
+
+        ``context`` is ``(N, context_frames, C, H, W)`` in [0, 1], on any device; the result is
+        ``(N, horizon, C, H, W)`` in [0, 1] on the CPU. Deterministic: no seed is involved.
+        """
+
+    def sample(self, n: int, seed: int | None = None, label: int | None = None) -> "torch.Tensor":
+        from zoo.errors import UsageError
+
+        raise UsageError(
+            f"{type(self).__name__} continues sequences rather than drawing from noise: give it context "
+            "frames with predict(context) (zoo sample takes them from the test split, or from --input)"
+        )
+
+
 class Plugin(ABC):
     """An architecture the zoo can build. Subclass it and register the class as an entry point.
 
@@ -246,6 +298,11 @@ class Plugin(ABC):
     """Names of the graphs ``export_graphs()`` returns, known without building."""
     conditional: ClassVar[bool] = False
     """True when ``sample`` accepts a class ``label`` (needs a labelled dataset)."""
+    data_kind: ClassVar[str] = "images"
+    """``"images"``, or ``"sequences"`` for a :class:`SequenceModel` trained on frame sequences."""
+    default_batch_size: ClassVar[int | None] = None
+    """The batch ``zoo train`` uses when ``--batch-size`` is not given; None: the trainer's 64.
+    A plugin whose examples are costly (a sequence of 20 frames) sets a smaller one."""
     example_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = ((1, 16, 16),)
     """Image shapes ``(C, H, W)`` the plugin builds for; the conformance kit builds each, and
     trains, samples and exports the first."""
@@ -256,6 +313,7 @@ class Plugin(ABC):
 
 
 REQUIRED_ATTRIBUTES = ("name", "summary", "family", "Config")
+DATA_KINDS = ("images", "sequences")
 
 
 def contract_violations(plugin: Any) -> list[str]:
@@ -268,6 +326,8 @@ def contract_violations(plugin: Any) -> list[str]:
     for attribute in REQUIRED_ATTRIBUTES:
         if not hasattr(plugin, attribute):
             problems.append(f"missing class attribute {attribute!r}")
+    if getattr(plugin, "data_kind", "images") not in DATA_KINDS:
+        problems.append(f"data_kind is {plugin.data_kind!r}; it must be one of {', '.join(DATA_KINDS)}")
     config_cls = getattr(plugin, "Config", None)
     if config_cls is not None:
         if not dataclasses.is_dataclass(config_cls):

@@ -16,7 +16,8 @@ every field; it builds for each of its ``example_shapes``; a few training steps 
 give finite float losses that change; the same seed gives the same samples of the declared
 shape and range, and different seeds differ; a checkpoint round trip reproduces the samples;
 every declared graph exports to ONNX, passes the parity check and runs through the torch-free
-runtime.
+runtime. A sequence plugin (``data_kind = "sequences"``) trains on ``moving-digits`` sequences,
+and its sample checks call ``predict`` on their first frames instead of ``sample``.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
-from zoo.contract import Batch, DataSpec, Model, Plugin
+from zoo.contract import Batch, DataSpec, Model, Plugin, SequenceModel
 
+SEQUENCE_DATASET = "moving-digits"
+"""Where sequence plugins get their real training data in the kit."""
 
 class ConformanceError(AssertionError):
     """A plugin broke the contract; the message names the check and what was wrong."""
-
 
 @dataclasses.dataclass
 class Subject:
@@ -48,9 +50,20 @@ class Subject:
         return get_model(self.name)
 
     @property
+    def sequences(self) -> bool:
+        return self.plugin.data_kind == "sequences"
+
+    def spec_for(self, shape: tuple[int, int, int]) -> DataSpec:
+        """The data a plugin is built for: labelled images, or unlabelled moving-digits sequences."""
+        if self.sequences:
+            from zoo.datasets.moving_digits import FRAMES
+
+            return DataSpec(*shape, num_classes=0, frames=FRAMES)
+        return DataSpec(*shape, num_classes=10)
+
+    @property
     def spec(self) -> DataSpec:
-        channels, height, width = self.plugin.example_shapes[0]
-        return DataSpec(channels, height, width, num_classes=10)
+        return self.spec_for(self.plugin.example_shapes[0])
 
     def build(self, spec: DataSpec | None = None) -> Model:
         import torch
@@ -60,12 +73,14 @@ class Subject:
         return plugin.build(plugin.Config(), spec or self.spec, "cpu")
 
     def batches(self, n: int = 16, spec: DataSpec | None = None) -> list[Batch]:
-        """Real images (the embedded digits) shaped like ``spec``, in three batches."""
+        """Real images (the embedded digits), or moving-digits sequences, shaped like ``spec``, in three batches."""
+        import torch
+
         from zoo.datasets import load_dataset
 
         spec = spec or self.spec
-        data = load_dataset("digits", image_size=spec.height, channels=spec.channels)
-        import torch
+        name = SEQUENCE_DATASET if self.sequences else "digits"
+        data = load_dataset(name, image_size=spec.height, channels=spec.channels)
 
         return [data.batch(torch.arange(i * n, (i + 1) * n)) for i in range(3)]
 
@@ -94,19 +109,15 @@ class Subject:
                 break
         return model
 
-
 CHECKS: dict[str, Callable[[Subject], None]] = {}
-
 
 def check(fn: Callable[[Subject], None]) -> Callable[[Subject], None]:
     CHECKS[fn.__name__.removeprefix("check_")] = fn
     return fn
 
-
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise ConformanceError(message)
-
 
 @check
 def check_registers(subject: Subject) -> None:
@@ -120,7 +131,6 @@ def check_registers(subject: Subject) -> None:
     expect(loaded.error is None, f"{subject.name} does not load: {loaded.error}")
     expect(isinstance(subject.plugin.summary, str) and subject.plugin.summary, "summary is empty")
     expect(len(subject.plugin.graphs) >= 1, "declares no exportable graph")
-
 
 @check
 def check_config(subject: Subject) -> None:
@@ -137,14 +147,15 @@ def check_config(subject: Subject) -> None:
     saved = json.loads(json.dumps(config.to_dict(defaults)))
     expect(config.from_dict(config_cls, saved) == defaults, "the config does not survive a JSON round trip")
 
-
 @check
 def check_builds(subject: Subject) -> None:
     import torch
 
     for shape in subject.plugin.example_shapes:
-        model = subject.build(DataSpec(*shape, num_classes=10))
+        model = subject.build(subject.spec_for(shape))
         expect(isinstance(model, Model), f"build returned {type(model).__name__}, not a zoo.contract.Model")
+        if subject.sequences:
+            expect(isinstance(model, SequenceModel), "data_kind is 'sequences' but the model is not a zoo.contract.SequenceModel")
         expect(len(model.modules) > 0, "Model.modules is empty: nothing would be saved in a checkpoint")
         expect(all(isinstance(m, torch.nn.Module) for m in model.modules.values()), "Model.modules holds non-modules")
         expect(all(isinstance(o, torch.optim.Optimizer) for o in model.optimizers.values()), "Model.optimizers holds non-optimizers")
@@ -152,7 +163,6 @@ def check_builds(subject: Subject) -> None:
             set(model.export_graphs()) == set(subject.plugin.graphs),
             f"export_graphs() gives {sorted(model.export_graphs())}, the plugin declares {list(subject.plugin.graphs)}",
         )
-
 
 @check
 def check_trains(subject: Subject) -> None:
@@ -172,12 +182,29 @@ def check_trains(subject: Subject) -> None:
     after = [p.detach() for m in model.modules.values() for p in m.parameters()]
     expect(any(not torch.equal(a, b) for a, b in zip(before, after)), "train_step changes no parameter")
 
+def _forecast_checks(subject: Subject, model: SequenceModel) -> None:
+    import torch
+
+    frames = subject.batches(n=4)[0].images
+    context = frames[:, : model.context_frames]
+    predicted = model.predict(context)
+    shape = (4, model.horizon, *subject.spec.shape)
+    expect(model.context_frames + model.horizon == subject.spec.frames, "context_frames + horizon is not the sequence length")
+    expect(isinstance(predicted, torch.Tensor) and tuple(predicted.shape) == shape, f"predict gave {getattr(predicted, 'shape', predicted)}, expected {shape}")
+    expect(predicted.dtype == torch.float32 and predicted.device.type == "cpu", "predictions must be float32 on the CPU")
+    expect(predicted.min() >= 0 and predicted.max() <= 1, f"predictions leave [0, 1]: {predicted.min():.3g}..{predicted.max():.3g}")
+    expect(torch.equal(predicted, model.predict(context)), "the same context gives different predictions")
+    expect(not torch.equal(predicted, model.predict(context.flip(0))), "the prediction ignores the context")
+    expect(model.predict(context, horizon=2).shape[1] == 2, "predict ignores its horizon argument")
 
 @check
 def check_samples(subject: Subject) -> None:
     import torch
 
     model = subject.trained()
+    if isinstance(model, SequenceModel):
+        _forecast_checks(subject, model)
+        return
     images = model.sample(4, seed=0)
     shape = (4, *subject.spec.shape)
     expect(isinstance(images, torch.Tensor) and tuple(images.shape) == shape, f"sample(4) gave {getattr(images, 'shape', images)}, expected {shape}")
@@ -187,7 +214,6 @@ def check_samples(subject: Subject) -> None:
     expect(not torch.equal(images, model.sample(4, seed=1)), "different seeds give the same samples")
     if subject.plugin.conditional:
         expect(not torch.equal(model.sample(4, seed=0, label=0), model.sample(4, seed=0, label=1)), "the label changes nothing")
-
 
 @check
 def check_checkpoint(subject: Subject) -> None:
@@ -201,8 +227,11 @@ def check_checkpoint(subject: Subject) -> None:
     restored = subject.build()
     checkpoint.load_weights(restored, folder)
     expect(checkpoint.load_training_state(restored, folder) == 2, "the checkpoint's step is not restored")
+    if isinstance(model, SequenceModel):
+        context = subject.batches(n=4)[1].images[:, : model.context_frames]
+        expect(torch.equal(model.predict(context), restored.predict(context)), "a checkpoint round trip changes the predictions")
+        return
     expect(torch.equal(model.sample(4, seed=3), restored.sample(4, seed=3)), "a checkpoint round trip changes the samples")
-
 
 @check
 def check_exports(subject: Subject) -> None:
@@ -222,11 +251,12 @@ def check_exports(subject: Subject) -> None:
         outputs = runtime.run(runtime.draw_inputs(3, seed=0))
         expect(len(outputs) == len(graph.outputs), f"graph {name!r} has {len(outputs)} outputs, declares {len(graph.outputs)}")
         expect(all(o.shape[0] == 3 for o in outputs), f"graph {name!r} does not keep the batch axis")
+        for key, value in graph.metadata.items():
+            expect(runtime.metadata.get(key) == value, f"graph {name!r}: metadata {key!r} is {runtime.metadata.get(key)!r} in the file, {value!r} in the model")
         if graph.outputs[0] == "image" and graph.value_range is not None:
             low, high = graph.value_range
             expect(outputs[0].shape == (3, *subject.spec.shape), f"graph {name!r} gives images of shape {outputs[0].shape}")
             expect(bool(np.all((outputs[0] >= low) & (outputs[0] <= high))), f"graph {name!r} leaves its value range")
-
 
 def check_plugin(name: str, workdir: str | Path, only: list[str] | None = None) -> list[str]:
     """Run the checks (all, or ``only``) on plugin ``name``; return their names, raise on the first failure."""
@@ -243,7 +273,6 @@ def check_plugin(name: str, workdir: str | Path, only: list[str] | None = None) 
             raise ConformanceError(f"{name}: check {check_name!r} failed: {exc}") from None
         passed.append(check_name)
     return passed
-
 
 def conformance_suite(name: str) -> Any:
     """A pytest test function running each check on plugin ``name`` as its own test."""

@@ -2,9 +2,10 @@
 
 :func:`train` starts a run and :func:`resume` continues one; both hand a built
 :class:`~zoo.contract.Model` and an in-memory :class:`~zoo.datasets.source.ImageSet` to
-:class:`Trainer`, which only ever calls ``model.train_step`` and ``model.sample``. It draws
-batches, shows progress, logs metrics (JSONL, and TensorBoard when installed), writes sample
-grids and checkpoints, and stops cleanly on Ctrl-C.
+:class:`Trainer`, which only ever calls ``model.train_step`` and ``model.sample`` (or, for a
+:class:`~zoo.contract.SequenceModel`, ``model.predict`` on fixed sequences of the data). It
+draws batches, shows progress, logs metrics (JSONL, and TensorBoard when installed), writes
+sample grids and checkpoints, and stops cleanly on Ctrl-C.
 
 Batch order is a pure function of (seed, step), and checkpoints carry optimizer and RNG
 state, so a resumed seeded CPU run computes the same losses as an uninterrupted one.
@@ -23,11 +24,11 @@ from typing import Any, Callable
 
 import torch
 
-from zoo import checkpoint, guards, runs
+from zoo import checkpoint, forecast, guards, runs
 from zoo import config as config_module
-from zoo.contract import Model
+from zoo.contract import Model, SequenceModel
 from zoo.datasets import load_dataset
-from zoo.datasets.source import ImageSet
+from zoo.datasets.source import ImageSet, SequenceSet
 from zoo.device import pick_device
 from zoo.images import save_grid
 from zoo.errors import UsageError, ZooError
@@ -35,6 +36,10 @@ from zoo.models import get_model
 
 # Datasets up to this size are moved to the GPU whole, so batches never cross the bus.
 DEVICE_DATA_LIMIT = 2 * 1024**3
+DEFAULT_BATCH_SIZE = 64
+"""Used when neither --batch-size nor the plugin's ``default_batch_size`` says otherwise."""
+PREVIEW_SEQUENCES = 4
+"""Sequences a sequence model continues in each sample grid."""
 
 
 @dataclasses.dataclass
@@ -42,7 +47,8 @@ class TrainOptions:
     steps: int | None = None
     """Total number of steps to reach (also when resuming); default 2000 if epochs is unset."""
     epochs: int | None = None
-    batch_size: int = 64
+    batch_size: int | None = None
+    """None: the plugin's ``default_batch_size``, else :data:`DEFAULT_BATCH_SIZE`."""
     seed: int = 0
     log_every: int = 50
     sample_every: int = 500
@@ -86,15 +92,21 @@ class BatchOrder:
 
 
 class Trainer:
-    def __init__(self, model: Model, data: ImageSet, run_dir: Path, options: TrainOptions) -> None:
+    def __init__(self, model: Model, data: ImageSet | SequenceSet, run_dir: Path, options: TrainOptions) -> None:
+        options = dataclasses.replace(options, batch_size=options.batch_size or DEFAULT_BATCH_SIZE)
         self.model, self.run_dir, self.options = model, run_dir, options
-        nbytes = data.images.numel() * data.images.element_size()
-        on_device = model.device.type != "cpu" and nbytes <= DEVICE_DATA_LIMIT
+        on_device = model.device.type != "cpu" and data.nbytes <= DEVICE_DATA_LIMIT
         self.data = data.to(model.device) if on_device else data
         self.order = BatchOrder(len(data), options.batch_size, options.seed)
         self.total_steps = total_steps(options, self.order.batches_per_epoch)
-        fixed = torch.randperm(len(data), generator=torch.Generator().manual_seed(options.seed))[: guards.DIVERSITY_IMAGES]
-        self.watch = guards.CollapseWatch(data.batch(fixed).images, options.collapse_patience, options.diversity_floor)
+        fixed = torch.randperm(len(data), generator=torch.Generator().manual_seed(options.seed))
+        # a forecaster's samples are continuations of fixed sequences, not draws to check for collapse
+        self.preview = data.batch(fixed[:PREVIEW_SEQUENCES]).images if isinstance(model, SequenceModel) else None
+        self.watch = (
+            None
+            if self.preview is not None
+            else guards.CollapseWatch(data.batch(fixed[: guards.DIVERSITY_IMAGES]).images, options.collapse_patience, options.diversity_floor)
+        )
         self._stop_requested = False
 
     def run(self, start_step: int = 0) -> TrainResult:
@@ -128,7 +140,7 @@ class Trainer:
                 bad = guards.nonfinite_losses(losses)
                 if bad:
                     self._diverged(step, f"{bad[0]} = {losses[bad[0]]}", writer)
-                warning = self.watch.after_step(step, losses)
+                warning = None if self.watch is None else self.watch.after_step(step, losses)
                 if warning is not None:
                     self._warn(warning, writer)
                 for key, value in losses.items():
@@ -168,13 +180,19 @@ class Trainer:
         return TrainResult(self.run_dir, step, self._stop_requested and step < self.total_steps, losses)
 
     def save_samples(self, step: int, writer: Any = None) -> Path:
+        path = self.run_dir / "samples" / f"step-{step:08d}.png"
+        if isinstance(self.model, SequenceModel):
+            # one row of truth, then one of the context continued by the model, per sequence
+            context, target = forecast.split(self.preview, self.model.context_frames)
+            prediction = self.model.predict(context, target.shape[1])
+            return save_grid(forecast.strip(self.preview.cpu(), prediction), path, nrow=self.preview.shape[1])
         images = self.model.sample(self.options.n_samples, seed=self.options.seed)
         for entry in self.watch.after_samples(step, images):
             if entry["event"] == "warning":
                 self._warn(entry, writer)
             else:
                 self._log(entry, writer)
-        return save_grid(images, self.run_dir / "samples" / f"step-{step:08d}.png")
+        return save_grid(images, path)
 
     def _warn(self, entry: dict[str, Any], writer: Any) -> None:
         from tqdm.auto import tqdm
@@ -270,6 +288,10 @@ def train(
     data = load_dataset(dataset, split=split, data_dir=data_dir, image_size=image_size, channels=channels, download=download)
     if plugin.conditional and data.labels is None:
         raise UsageError(f"{name} is class-conditional but dataset {dataset!r} has no labels; pick a labelled dataset")
+    if data.spec.kind != plugin.data_kind:
+        hint = "use --dataset moving-digits" if plugin.data_kind == "sequences" else f"pick an image dataset such as {plugin.default_dataset}"
+        raise UsageError(f"{name} trains on {plugin.data_kind}, but dataset {dataset!r} gives {data.spec.kind}; {hint}")
+    options = dataclasses.replace(options, batch_size=options.batch_size or plugin.default_batch_size or DEFAULT_BATCH_SIZE)
     torch_device = pick_device(device)
     # Validate the step budget before anything is written to disk.
     order = BatchOrder(len(data), options.batch_size, options.seed)
@@ -324,7 +346,7 @@ def resume(
         info["name"], split=info["split"], data_dir=info["data_dir"], image_size=info["image_size"], channels=info["channels"]
     )
     if len(data) != info["size"]:
-        raise ZooError(f"dataset {info['name']!r} now has {len(data)} images, the run was trained on {info['size']}")
+        raise ZooError(f"dataset {info['name']!r} now has {len(data)} examples, the run was trained on {info['size']}")
     _, _, model = runs.build_from_record(record, pick_device(device))
     step, folder = checkpoint.latest_checkpoint(run_dir)
     checkpoint.load_weights(model, folder)

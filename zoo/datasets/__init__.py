@@ -34,7 +34,7 @@ def get_source(name: str):
     """The :class:`~zoo.datasets.source.DatasetSource` class registered for ``name``."""
     base, argument = parse_name(name)
     source = registry.get(registry.DATASETS, base)
-    if source.takes_argument and not argument:
+    if source.takes_argument and not argument and source.default_argument is None:
         raise UsageError(f"dataset {base!r} needs an argument: use {base}:PATH")
     if argument and not source.takes_argument:
         raise UsageError(f"dataset {base!r} takes no argument; use plain {base!r}")
@@ -49,10 +49,14 @@ def load_dataset(
     image_size: int | None = None,
     channels: int | None = None,
     download: bool = False,
+    kind: str | None = None,
 ):
-    """Load a split of a registered dataset as one :class:`~zoo.datasets.source.ImageSet`."""
+    """Load a split of a registered dataset: an :class:`~zoo.datasets.source.ImageSet`, or a
+    :class:`~zoo.datasets.source.SequenceSet` for sequence datasets. ``kind`` (``"images"`` or
+    ``"sequences"``) refuses the other kind with a one-line error."""
     base, argument = parse_name(name)
     source = get_source(name)
+    argument = argument or source.default_argument
     if split not in source.splits:
         raise UsageError(f"dataset {base!r} has no split {split!r}; choose one of {', '.join(source.splits)}")
     if image_size is not None and image_size < 4:
@@ -71,4 +75,8 @@ def load_dataset(
         download=download,
         argument=argument,
     )
-    return source().load(request)
+    data = source().load(request)
+    if kind is not None and data.spec.kind != kind:
+        hint = "an image dataset such as digits or mnist" if kind == "images" else "a sequence dataset such as moving-digits"
+        raise UsageError(f"dataset {base!r} gives {data.spec.kind}, but {kind} are needed here; use {hint}")
+    return data

@@ -4,6 +4,10 @@ A dataset is a :class:`DatasetSource` subclass registered under the ``zoo.datase
 entry-point group. ``load`` returns an :class:`ImageSet`: every image of the split as one
 uint8 tensor ``(N, C, H, W)`` already resized and converted to the requested channels, so
 the trainer draws batches by indexing a tensor instead of running per-image Python code.
+
+A sequence dataset returns a :class:`SequenceSet` instead: the same interface (``len``,
+``spec``, ``batch``, ``to``), with batches of frames ``(N, T, C, H, W)`` that it may make on
+the fly, and ``spec.frames = T``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ class ImageSet:
         return len(self.images)
 
     @property
+    def nbytes(self) -> int:
+        """What moving the set to a device would occupy there."""
+        return self.images.numel() * self.images.element_size()
+
+    @property
     def spec(self) -> DataSpec:
         _, c, h, w = self.images.shape
         return DataSpec(channels=c, height=h, width=w, num_classes=self.num_classes if self.labels is not None else 0)
@@ -55,6 +64,43 @@ class ImageSet:
         images = self.images.index_select(0, index).float().div_(255.0)
         labels = None if self.labels is None else self.labels.index_select(0, index)
         return Batch(images=images, labels=labels)
+
+
+class SequenceSet(ABC):
+    """All sequences of one split, each ``frames`` frames of ``(C, H, W)``, unlabelled.
+
+    Subclasses say how sequence ``i`` is made (:meth:`frames_at`); it must be a pure function
+    of ``i``, so that a split is the same on every call and every machine.
+    """
+
+    name: str
+    split: str
+    note: str = ""
+    labels: None = None
+    num_classes: int = 0
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def spec(self) -> DataSpec:
+        """The frame shape, with ``frames`` set."""
+
+    @abstractmethod
+    def frames_at(self, index: torch.Tensor) -> torch.Tensor:
+        """Sequences ``index`` as uint8 ``(len(index), T, C, H, W)`` on the CPU."""
+
+    @property
+    def nbytes(self) -> int:
+        return 0  # made on the fly: nothing to move ahead of time
+
+    def to(self, device: torch.device | str) -> "SequenceSet":
+        return self
+
+    def batch(self, index: torch.Tensor) -> Batch:
+        """Sequences ``index`` as floats in [0, 1], ``(N, T, C, H, W)``, on the CPU."""
+        return Batch(images=self.frames_at(index.cpu()).float().div_(255.0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,9 +129,11 @@ class DatasetSource(ABC):
     needs_data_dir: ClassVar[bool] = True
     takes_argument: ClassVar[bool] = False
     """True for sources named ``NAME:ARGUMENT`` (``folder:PATH``)."""
+    default_argument: ClassVar[str | None] = None
+    """The ``ARGUMENT`` used when the name has none; None: the argument is required."""
 
     @abstractmethod
-    def load(self, request: LoadRequest) -> ImageSet:
+    def load(self, request: LoadRequest) -> "ImageSet | SequenceSet":
         """Read ``request.split``, resized to ``request.image_size`` squared with ``request.channels``."""
 
 
