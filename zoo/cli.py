@@ -239,30 +239,44 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, **kw: A
 @cli.command("sample")
 @click.argument("name")
 @click.option("--run", "run", default="latest", show_default=True, help="Run directory, or latest.")
-@click.option("-n", "n", type=int, default=64, show_default=True, help="Number of images.")
-@click.option("--seed", type=int, default=None, help="Seed for the latents [default: random].")
+@click.option("-n", "n", type=int, default=None, help="Number of images [default: 64], or of sequences to continue for sequence models [default: 4].")
+@click.option("--seed", type=int, default=None, help="Seed for the latents, or for which test sequences to continue [default: random].")
 @click.option("--label", type=int, default=None, help="Class to draw (conditional models only).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG grid to write; a .gif with --animate [default: samples.png, samples.gif].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG grid to write; a .gif with --animate or for sequence models [default: samples.png, samples.gif].")
 @click.option("--nrow", type=int, default=None, help="Images per row [default: square grid].")
 @click.option("--animate", is_flag=True, help="Models that draw step by step (draw): a GIF of every step, and a PNG strip beside it.")
+@click.option("--input", "input_path", type=click.Path(), default=None, help="Sequence models (convlstm): a GIF or a folder of frames to continue [default: sequences from the test split].")
 @click.option("--device", default="cpu", show_default=True)
 @runs_dir_option
-def sample_command(name: str, run: str, n: int, seed: int | None, label: int | None, out: str | None, nrow: int | None, animate: bool, device: str, runs_dir: str | None) -> None:
-    """Draw N images from a trained model into a PNG grid (or, with --animate, a GIF of the drawing)."""
+def sample_command(name: str, run: str, n: int | None, seed: int | None, label: int | None, out: str | None, nrow: int | None, animate: bool, input_path: str | None, device: str, runs_dir: str | None) -> None:
+    """Draw N images from a trained model into a PNG grid (or, with --animate, a GIF of the drawing);
+    a sequence model continues N sequences into a GIF, truth on the left, forecast on the right."""
     from zoo import runs
     from zoo.device import pick_device
     from zoo.models import get_model
     from zoo.images import save_grid
 
-    get_model(name)  # an unknown or broken model is the first thing to report
+    plugin = get_model(name)  # an unknown or broken model is the first thing to report
+    sequences = plugin.data_kind == "sequences"
+    if input_path is not None and not sequences:
+        raise UsageError(f"--input gives frames to continue, for sequence models such as convlstm; {name} draws from noise")
+    if input_path is not None and n is not None:
+        raise UsageError("--input continues the one sequence it holds; drop -n")
+    n = n if n is not None else (4 if sequences else 64)
     if n < 1:
         raise UsageError(f"-n must be at least 1, got {n}")
-    out = out or ("samples.gif" if animate else "samples.png")
-    suffix = ".gif" if animate else ".png"
+    animated = animate or sequences
+    out = out or ("samples.gif" if animated else "samples.png")
+    suffix = ".gif" if animated else ".png"
     if not out.lower().endswith(suffix):
-        raise UsageError(f"--out must name a {suffix} file{' with --animate' if animate else ''}, got {out!r}")
+        why = " for a sequence model" if sequences else (" with --animate" if animate else "")
+        raise UsageError(f"--out must name a {suffix} file{why}, got {out!r}")
     run_dir = runs.find(name, run, runs_dir)
     loaded = runs.load(run_dir, device=pick_device(device), model_name=name)
+    if sequences:
+        _continue_sequences(loaded, n, seed, input_path, Path(out))
+        click.echo(out)
+        return
     if animate:
         _animate(name, loaded, n, seed, label, Path(out), nrow)
         click.echo(out)
@@ -287,6 +301,45 @@ def _animate(name: str, loaded: Any, n: int, seed: int | None, label: int | None
     save_animation(torch.stack([tile(frame, nrow) for frame in steps]), gif, progress=True)
     strip = save_grid(steps.transpose(0, 1).flatten(0, 1), gif.with_suffix(".png"), nrow=len(steps))
     click.echo(f"{n} samples drawn in {len(steps)} steps from {loaded.path} (step {loaded.step}) -> {gif} and {strip}", err=True)
+
+
+def _continue_sequences(loaded: Any, n: int, seed: int | None, input_path: str | None, gif: Path) -> None:
+    """A sequence model's forecasts as a GIF (truth and forecast side by side when the truth is
+    known) and a PNG strip beside it, one row per sequence."""
+    import torch
+
+    from zoo import forecast
+    from zoo.images import read_frames, save_animation, save_grid, tile
+
+    model = loaded.model
+    if input_path is not None:
+        frames = read_frames(Path(input_path), model.data.channels, model.data.height).unsqueeze(0)
+        if frames.shape[1] < model.context_frames:
+            raise UsageError(f"{input_path} has {frames.shape[1]} frames; {loaded.name} needs at least {model.context_frames} to continue")
+        length = model.context_frames + model.horizon
+        truth = frames[:, :length] if frames.shape[1] >= length else None
+        context, source = frames[:, : model.context_frames], str(input_path)
+    else:
+        data = loaded.data("test")
+        order = torch.randperm(len(data), generator=model.noise_generator(seed))
+        truth = data.batch(order[: min(n, len(data))]).images
+        context, source = truth[:, : model.context_frames], f"{data.name} test"
+    prediction = model.predict(context)
+    if truth is not None:
+        animation, per_row = forecast.side_by_side(truth, prediction), 2
+        rows = forecast.strip(truth, prediction)
+        layout = "truth left, forecast right"
+    else:
+        continued = torch.cat([context, prediction], dim=1)
+        animation, per_row, rows = continued.transpose(0, 1), 1, continued.flatten(0, 1)
+        layout = f"the input has fewer than {model.context_frames + model.horizon} frames, so no truth to show beside it"
+    save_animation(torch.stack([tile(frame, per_row) for frame in animation]), gif, progress=True)
+    strip = save_grid(rows, gif.with_suffix(".png"), nrow=animation.shape[0])
+    click.echo(
+        f"{len(context)} sequence{'s' if len(context) > 1 else ''} from {source} continued by {loaded.path} (step {loaded.step}): "
+        f"{model.context_frames} frames given, {model.horizon} predicted; {layout} -> {gif} and {strip}",
+        err=True,
+    )
 
 
 @cli.command("export")
@@ -316,18 +369,42 @@ def export_command(name: str, as_onnx: bool, fmt: str | None, run: str, graph: s
 @click.option("-n", "n", type=int, default=64, show_default=True, help="Number of images.")
 @click.option("--seed", type=int, default=None, help="Seed for numpy's latents [default: random].")
 @click.option("--label", type=int, default=None, help="Class to draw (conditional graphs only).")
-@click.option("--out", type=click.Path(dir_okay=False), default="generated.png", show_default=True, help="PNG grid to write.")
+@click.option("--input", "input_path", type=click.Path(), default=None, help="Forecaster graphs (convlstm): a GIF or a folder of frames to continue.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG grid to write, or a GIF for a forecaster [default: generated.png, generated.gif].")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when it loads, else CPU), cpu or cuda.")
-def generate_command(file: str, n: int, seed: int | None, label: int | None, out: str, device: str) -> None:
-    """Draw images from an exported .onnx file with onnxruntime alone (no PyTorch needed)."""
-    from zoo.runtime import OnnxGenerator, save_grid
+def generate_command(file: str, n: int, seed: int | None, label: int | None, input_path: str | None, out: str | None, device: str) -> None:
+    """Draw images from an exported .onnx file with onnxruntime alone (no PyTorch needed), or
+    continue the frames of --input with an exported forecaster."""
+    import numpy as np
 
+    from zoo.runtime import OnnxGenerator, read_frames, save_gif, save_grid
+
+    generator = OnnxGenerator(file, device=device)
+    where = f"{generator.metadata.get('model')} {generator.metadata.get('graph')}, {generator.provider}"
+    if generator.is_forecaster and input_path is not None:
+        out = out or "generated.gif"
+        if not out.lower().endswith(".gif"):
+            raise UsageError(f"--out must name a .gif file for a forecaster, got {out!r}")
+        channels, size = generator.metadata["image_shape"][0], generator.metadata["image_shape"][1]
+        given = generator.metadata["context_frames"]
+        frames = read_frames(input_path, channels, size)
+        if len(frames) < given:
+            raise UsageError(f"{input_path} has {len(frames)} frames; {file} needs at least {given} to continue")
+        context = frames[None, :given]
+        predicted = generator.forecast(context)
+        continued = np.concatenate([context, predicted], axis=1)[0]
+        save_gif((np.clip(continued, 0, 1) * 255 + 0.5).astype(np.uint8), out)
+        click.echo(f"{given} frames of {input_path} continued by {predicted.shape[1]} from {file} ({where}) -> {out}", err=True)
+        click.echo(out)
+        return
+    if input_path is not None:
+        raise UsageError(f"--input gives frames to continue, for forecaster graphs; {file} draws from its inputs' distribution")
+    out = out or "generated.png"
     if not out.lower().endswith(".png"):
         raise UsageError(f"--out must name a .png file, got {out!r}")
-    generator = OnnxGenerator(file, device=device)
     images = generator.generate(n, seed=seed, label=label)
     save_grid(images, out, value_range=tuple(generator.metadata.get("value_range", (0.0, 1.0))))
-    click.echo(f"{n} images from {file} ({generator.metadata.get('model')} {generator.metadata.get('graph')}, {generator.provider}) -> {out}", err=True)
+    click.echo(f"{n} images from {file} ({where}) -> {out}", err=True)
     click.echo(out)
 
 
@@ -388,7 +465,7 @@ def features_train_command(dataset: str, data_dir: str | None, epochs: int, seed
 @click.option(
     "--metrics",
     default=None,
-    help="Comma list of nll, fid, kid, is, prdc [default: nll for likelihood models (plus the rest when the classifier is trained), else fid,kid,is,prdc].",
+    help="Comma list of nll, fid, kid, is, prdc, or for sequence models mse, bce [default: nll for likelihood models (plus the rest when the classifier is trained), mse,bce against the copy-last-frame baseline for sequence models, else fid,kid,is,prdc].",
 )
 @click.option("--features", default=None, help="Feature extractor for fid/kid/is/prdc: classifier:DATASET or inception [default: classifier:<dataset>].")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights file for the extractor (inception needs one).")
@@ -409,7 +486,8 @@ def features_train_command(dataset: str, data_dir: str | None, epochs: int, seed
 @click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 @runs_dir_option
 def evaluate_command(name: str, record: bool, registry_path: str, no_progress: bool, **kw: Any) -> None:
-    """Sample quality (FID, KID, IS, precision/recall) and, for likelihood models, the NLL of a trained run."""
+    """Sample quality (FID, KID, IS, precision/recall) and, for likelihood models, the NLL of a trained run;
+    for sequence models (convlstm), per-frame forecast errors beside the copy-last-frame baseline."""
     from zoo import catalog
     from zoo.evaluate import evaluate_run, parse_metrics
 
@@ -435,12 +513,22 @@ def evaluate_command(name: str, record: bool, registry_path: str, no_progress: b
         progress=not no_progress,
     )
     click.echo(f"{name} {evaluation.run_dir} (step {evaluation.step}) on {evaluation.dataset} {evaluation.split}", nl=False)
-    if evaluation.likelihood:
+    if evaluation.forecast:
+        scores = evaluation.forecast
+        click.echo(f": {scores.sequences:,} sequences, {scores.context_frames} frames given, {scores.horizon} predicted")
+        if evaluation.note:
+            click.echo(f"data: {evaluation.note}")
+        for line in scores.table():
+            click.echo(line)
+        from zoo.forecast import EPSILON
+
+        click.echo(f"per predicted frame, summed over its pixels; BCE in nats with predictions clamped to [{EPSILON:g}, {1 - EPSILON:g}]")
+    elif evaluation.likelihood:
         m = evaluation.likelihood
         click.echo(f": {m['n']:,} images")
     else:
         click.echo(f": {evaluation.quality['n_real']:,} real images")
-    if evaluation.note:
+    if evaluation.note and not evaluation.forecast:
         click.echo(f"data: {evaluation.note}")
     if evaluation.likelihood:
         click.echo(f"binarisation: {m['binarization']}")

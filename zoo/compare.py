@@ -24,7 +24,10 @@ from zoo import runs
 
 TRAINING_BOOKKEEPING = ("step", "epoch", "time", "images_per_s")
 """Keys of a training log line that are not measurements of the model."""
-EVAL_CONTEXT = ("step", "time", "n", "samples", "n_real", "floor_n", "kid_subset_size", "prdc_n", "iwae_k")
+EVAL_CONTEXT = (
+    "step", "time", "n", "samples", "n_real", "floor_n", "kid_subset_size", "prdc_n", "iwae_k",
+    "sequences", "context_frames", "horizon",
+)
 """Numeric keys of an evaluate line that say how it was measured, not what."""
 EVAL_IDENTITY = ("dataset", "split", "extractor")
 NOT_COMPARED = ("model", "dataset.name", "created", "command", "dataset.spec", "dataset.note", "training.progress")

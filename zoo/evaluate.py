@@ -13,8 +13,14 @@ split. Two kinds of measurement, each appended to the run's ``metrics.jsonl`` as
     ``classifier:<dataset>``), always beside the same metrics between two halves of the real
     images: the floor, what a perfect generator would get at that size.
 
+``mse``, ``bce``
+    for a :class:`~zoo.contract.SequenceModel`, which continues sequences rather than drawing
+    images: per-frame errors of its forecasts of the split's sequences, beside those of the
+    copy-last-frame baseline (:mod:`zoo.forecast`).
+
 Without ``metrics``, a likelihood model gets its bounds, plus sample quality when the
-default classifier has been trained; any other model gets sample quality.
+default classifier has been trained; a sequence model gets its forecast errors; any other
+model gets sample quality.
 """
 
 from __future__ import annotations
@@ -26,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from zoo import runs
-from zoo.contract import LikelihoodModel
+from zoo.contract import LikelihoodModel, SequenceModel
 from zoo.errors import UsageError
 
 CONDITIONAL_NOTE = "given each image's true class label: the bounds are on -log p(x | y)"
 LIKELIHOOD = "nll"
+FORECAST = ("mse", "bce")
 
 
 @dataclasses.dataclass
@@ -48,6 +55,8 @@ class Evaluation:
     """Why sample quality was not measured, when it was not asked for explicitly."""
     results: list[dict[str, Any]]
     """Entries for registry.json's ``results`` (one per headline number)."""
+    forecast: Any = None
+    """A sequence model's :class:`~zoo.forecast.ForecastScores`, when measured."""
 
     def likelihood_table(self) -> list[str]:
         m = self.likelihood
@@ -94,7 +103,7 @@ def parse_metrics(text: str | None) -> list[str] | None:
     if text is None:
         return None
     names = [t.strip().lower() for t in text.split(",") if t.strip()]
-    allowed = (LIKELIHOOD, *METRICS)
+    allowed = (LIKELIHOOD, *METRICS, *FORECAST)
     for name in names:
         if name not in allowed:
             raise UsageError(f"unknown metric {name!r} in --metrics; choose from {', '.join(allowed)}")
@@ -130,6 +139,12 @@ def evaluate_run(
     plugin = get_model(name)
     run_dir = runs.find(name, run, runs_dir)
     loaded = runs.load(run_dir, device=pick_device(device), model_name=name)
+    if isinstance(loaded.model, SequenceModel):
+        if metrics is not None and not set(metrics) <= set(FORECAST):
+            raise UsageError(f"{name} forecasts frames rather than drawing images: its metrics are {','.join(FORECAST)} (both are always measured)")
+        return _evaluate_forecast(loaded, run_dir, dataset, data_dir, split, batch_size, progress, command or f"zoo evaluate {name} --run {run_dir}")
+    if metrics is not None and set(metrics) & set(FORECAST):
+        raise UsageError(f"{','.join(FORECAST)} measure forecasts of frame sequences, and {name} draws images; choose from {LIKELIHOOD}, {', '.join(METRICS)}")
     has_likelihood = isinstance(loaded.model, LikelihoodModel)
     explicit = metrics is not None
     wanted = metrics if explicit else ([LIKELIHOOD] if has_likelihood else []) + list(METRICS)
@@ -171,6 +186,49 @@ def evaluate_run(
         _append_event(run_dir, {"step": loaded.step, "dataset": data.name, "split": data.split, **quality})
         results += entries
     return Evaluation(run_dir, loaded.step, data.name, data.split, data.note, likelihood, quality, skipped, results)
+
+
+def _evaluate_forecast(loaded, run_dir, dataset, data_dir, split, batch_size, progress, command) -> Evaluation:
+    """Forecast every sequence of the split and score it, beside the copy-last-frame baseline."""
+    import torch
+
+    from zoo import forecast
+
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+    data = loaded.data(split, dataset, data_dir)
+    if data.spec.kind != "sequences":
+        raise UsageError(f"{loaded.name} forecasts frame sequences, but dataset {data.name!r} gives images; use --dataset moving-digits")
+    if data.spec.frames <= loaded.model.context_frames:
+        raise UsageError(f"{data.name} has {data.spec.frames} frames a sequence, no more than the {loaded.model.context_frames} context frames")
+    batches = (data.batch(torch.arange(i, min(i + batch_size, len(data)))).images for i in range(0, len(data), batch_size))
+    scores = forecast.score(loaded.model, batches, progress_total=len(data), progress=progress)
+    summary = scores.to_dict()
+    _append_event(run_dir, {"step": loaded.step, "dataset": data.name, "split": data.split, **summary})
+    shared = {
+        "unit": "per frame, summed over its pixels; mean over predicted frames and sequences",
+        "dataset": data.name,
+        "split": data.split,
+        "split_note": data.note,
+        "n": scores.sequences,
+        "context_frames": scores.context_frames,
+        "horizon": scores.horizon,
+        "train_steps": loaded.step,
+        "train_command": loaded.record.get("command"),
+        "command": command,
+        **_stamp(),
+    }
+    results = [
+        {
+            "metric": metric,
+            "value": round(scores.mean("model", metric), 2),
+            "copy_last": round(scores.mean("copy_last", metric), 2),
+            "per_frame": [round(v, 2) for v in scores.model[metric]],
+            **shared,
+        }
+        for metric in FORECAST
+    ]
+    return Evaluation(run_dir, loaded.step, data.name, data.split, data.note, None, None, None, results, forecast=scores)
 
 
 def _open_extractor(features: str | None, weights: str | Path | None, data):

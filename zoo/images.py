@@ -1,4 +1,5 @@
-"""Torch images as files, written atomically: PNG grids (torchvision's save_image) and GIFs.
+"""Torch images as files: PNG grids (torchvision's save_image) and GIFs, written atomically,
+and frame sequences read from a GIF or a folder.
 
 The torch-free runtime has its own numpy grid writer, :func:`zoo.runtime.save_grid`.
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
+from zoo import runtime
 from zoo.atomic import atomic_path
 
 
@@ -41,8 +43,6 @@ def save_animation(frames: torch.Tensor, path: Path, frame_ms: int = 100, loop: 
     step, it keeps every frame: Pillow merges a frame identical to the one before into it, so
     a step that changed nothing visible would otherwise leave fewer than T frames.
     """
-    from PIL import Image
-
     t, c, h, w = frames.shape
     scale = max(1, -(-GIF_MIN_SIDE // max(h, w)))
     if progress:
@@ -55,10 +55,10 @@ def save_animation(frames: torch.Tensor, path: Path, frame_ms: int = 100, loop: 
         for i in range(t):
             bar[i, :, 1:, : round(width * (i + 1) / t)] = 255  # a dark row, then the bar
         pixels = torch.cat([pixels, bar], dim=2)
-    mode = "L" if c == 1 else "RGB"
-    images = [Image.fromarray(p[0].numpy() if c == 1 else p.permute(1, 2, 0).numpy(), mode) for p in pixels]
-    with atomic_path(path) as tmp:
-        images[0].save(
-            tmp, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0 if loop else 1, disposal=1
-        )
-    return path
+    return runtime.save_gif(pixels.numpy(), path, frame_ms=frame_ms, loop=loop)
+
+
+def read_frames(path: Path, channels: int, size: int) -> torch.Tensor:
+    """A GIF's frames or a folder's images as floats in [0, 1], ``(T, channels, size, size)``."""
+    return torch.from_numpy(runtime.read_frames(path, channels, size))
+

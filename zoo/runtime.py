@@ -5,6 +5,9 @@
     images = generator.generate(16, seed=0)          # (16, C, H, W) float32 in [0, 1]
     save_grid(images, "grid.png")
 
+A forecaster graph (convlstm's) continues frames instead: ``generator.forecast(context)`` with
+context ``(N, context_frames, C, H, W)`` from :func:`read_frames`, written by :func:`save_gif`.
+
 Everything the file needs is in its metadata (written by the ONNX exporter): the inputs with
 their shapes and how to draw them, the image shape and value range. This module must never
 import torch; a test runs it where torch cannot be imported.
@@ -152,11 +155,31 @@ class OnnxGenerator:
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return self.session.run(None, feeds)
 
+    @property
+    def is_forecaster(self) -> bool:
+        return "horizon" in self.metadata
+
+    def forecast(self, context: np.ndarray) -> np.ndarray:
+        """The ``horizon`` frames after ``context`` ``(N, context_frames, C, H, W)`` in [0, 1]."""
+        if not self.is_forecaster:
+            raise UsageError(f"{self.path.name} draws from its inputs' distribution; only forecaster graphs (convlstm) take frames to continue")
+        (spec,) = self.inputs
+        expected = tuple(spec["shape"])
+        if context.ndim != 5 or tuple(context.shape[1:]) != expected:
+            raise UsageError(f"{self.path.name} takes context frames shaped (N, {', '.join(map(str, expected))}), got {tuple(context.shape)}")
+        return self.run({spec["name"]: context.astype(np.float32)})[0]
+
     def generate(self, n: int, seed: int | None = None, label: int | None = None) -> np.ndarray:
         """``n`` images, ``(n, C, H, W)`` float32, in the graph's value range."""
         if n < 1:
             raise UsageError(f"-n must be at least 1, got {n}")
         outputs = self.metadata.get("outputs", ["image"])
+        if self.is_forecaster:
+            context_frames = self.metadata.get("context_frames")
+            raise UsageError(
+                f"{self.path.name} is a forecaster: it continues frames rather than drawing images; "
+                f"give --input a GIF or a folder of at least {context_frames} frames"
+            )
         if outputs[0] != "image":
             raise UsageError(
                 f"{self.path.name} is the {self.metadata.get('model')} {self.metadata.get('graph')} graph "
@@ -188,4 +211,52 @@ def save_grid(images: np.ndarray, path: str | Path, nrow: int | None = None, val
     path = Path(path)
     with atomic_path(path) as tmp:
         image_grid(images, nrow, value_range=value_range).save(tmp, format="PNG")
+    return path
+
+
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def read_frames(path: str | Path, channels: int, size: int) -> np.ndarray:
+    """The frames of an animated GIF, or the images of a folder in name order, as float32 in
+    [0, 1] ``(T, channels, size, size)``, resized with Pillow's bilinear filter."""
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    path = Path(path)
+    mode = "L" if channels == 1 else "RGB"
+    try:
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
+            if not files:
+                raise UsageError(f"{path} holds no image files ({', '.join(FRAME_SUFFIXES)}) to read as frames")
+            pictures = []
+            for file in files:
+                with Image.open(file) as picture:
+                    pictures.append(picture.convert(mode))
+        elif path.is_file():
+            with Image.open(path) as animation:
+                pictures = [frame.convert(mode) for frame in ImageSequence.Iterator(animation)]
+        else:
+            raise UsageError(f"{path} does not exist; give a GIF or a folder of frames")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UsageError(f"cannot read frames from {path}: {exc}") from None
+    sizes = {picture.size for picture in pictures}
+    if len(sizes) > 1:
+        raise UsageError(f"the frames in {path} differ in size ({', '.join(f'{w}x{h}' for w, h in sorted(sizes))}); give frames of one size")
+    resized = [np.asarray(p.resize((size, size), Image.BILINEAR) if p.size != (size, size) else p, dtype=np.float32) / 255.0 for p in pictures]
+    frames = np.stack(resized)
+    return frames[:, None] if channels == 1 else frames.transpose(0, 3, 1, 2)
+
+
+def save_gif(frames: np.ndarray, path: str | Path, frame_ms: int = 100, loop: bool = True) -> Path:
+    """Write uint8 ``(T, C, H, W)`` frames as an animated GIF, atomically."""
+    from PIL import Image
+
+    from zoo.atomic import atomic_path
+
+    path = Path(path)
+    channels = frames.shape[1]
+    images = [Image.fromarray(f[0], "L") if channels == 1 else Image.fromarray(f.transpose(1, 2, 0), "RGB") for f in frames]
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0 if loop else 1, disposal=1)
     return path
