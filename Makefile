@@ -28,6 +28,7 @@ bench: install
 	$(BIN)/python benchmarks/vae_nll.py
 	$(BIN)/python benchmarks/gan_stability.py
 	$(BIN)/python benchmarks/dcgan_reference.py
+	$(BIN)/python benchmarks/recurrent.py
 
 clean:
 	rm -rf $(VENV) runs samples.png
