@@ -27,10 +27,10 @@ import math
 import torch
 from torch import nn
 
+from zoo import densities
 from zoo.contract import Batch, DataSpec, ExportGraph, LikelihoodModel, SteppedModel, TensorSpec
 from zoo.errors import UsageError
 from zoo.plugins.draw.config import DRAWConfig
-from zoo.plugins.vae import likelihood
 
 # -- attention ------------------------------------------------------------------------------
 
@@ -222,8 +222,8 @@ class DRAWModel(SteppedModel, LikelihoodModel):
         if self.config.binarize == "dynamic":
             x = torch.bernoulli(x)
         logits, _, mean, logvar = self.network(x)
-        recon = -likelihood.bernoulli_log_prob(logits, x).mean()  # L^x, nats per image
-        kl = likelihood.kl_to_standard_normal(mean, logvar).sum(dim=(0, 2)).mean()  # L^z: over steps and dims
+        recon = -densities.bernoulli_log_prob(logits, x).mean()  # L^x, nats per image
+        kl = densities.kl_to_standard_normal(mean, logvar).sum(dim=(0, 2)).mean()  # L^z: over steps and dims
         loss = recon + kl
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -239,11 +239,11 @@ class DRAWModel(SteppedModel, LikelihoodModel):
         n = x.shape[0]
         repeated = x.repeat(k, 1, 1, 1)  # row i * n + j: the i-th draw for image j
         logits, z, mean, logvar = self.network(repeated)
-        log_px = likelihood.bernoulli_log_prob(logits, repeated).view(k, n)
+        log_px = densities.bernoulli_log_prob(logits, repeated).view(k, n)
         # q(z_1..T | x) is the product of the steps' Gaussians, each conditioned on the earlier
         # draws through h^dec, so log p(z) - log q(z | x) is a sum over steps.
-        log_pz = likelihood.standard_normal_log_prob(z).sum(0).view(k, n)
-        log_qz = likelihood.normal_log_prob(z, mean, logvar).sum(0).view(k, n)
+        log_pz = densities.standard_normal_log_prob(z).sum(0).view(k, n)
+        log_qz = densities.normal_log_prob(z, mean, logvar).sum(0).view(k, n)
         return log_px + log_pz - log_qz
 
     @torch.no_grad()

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zoo import densities
 from zoo.contract import Batch, DataSpec, ExportGraph, LatentModel, LikelihoodModel, TensorSpec
 from zoo.conv_layout import conv_layout
 from zoo.errors import UsageError
-from zoo.plugins.vae import likelihood
 from zoo.plugins.vae.config import VAEConfig
 
 MAX_WIDTH_FACTOR = 8
@@ -129,9 +129,9 @@ class VAEModel(LatentModel, LikelihoodModel):
     def log_likelihood(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """log p(x|z) per image from the decoder's output ``out``."""
         if self.pixel_model == "bernoulli":
-            return likelihood.bernoulli_log_prob(out, x)
+            return densities.bernoulli_log_prob(out, x)
         mean, log_scale = out.chunk(2, dim=1)
-        return likelihood.discretized_logistic_log_prob(mean, log_scale.clamp_min(-7.0), x)
+        return densities.discretized_logistic_log_prob(mean, log_scale.clamp_min(-7.0), x)
 
     def _labels(self, batch: Batch) -> torch.Tensor | None:
         if not self.num_classes:
@@ -157,7 +157,7 @@ class VAEModel(LatentModel, LikelihoodModel):
         mean, logvar = self.encoder(x, labels)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
         recon = -self.log_likelihood(self.decoder(z, labels), x).mean()
-        kl = likelihood.kl_to_standard_normal(mean, logvar).sum(1).mean()
+        kl = densities.kl_to_standard_normal(mean, logvar).sum(1).mean()
         if self.config.objective == "capacity":
             target = self.capacity(step)
             loss = recon + self.config.gamma * (kl - target).abs()
@@ -184,8 +184,8 @@ class VAEModel(LatentModel, LikelihoodModel):
         repeated = None if labels is None else labels.repeat(k)
         out = self.decoder(flat, repeated)
         log_px = self.log_likelihood(out, x.repeat(k, 1, 1, 1)).view(k, n)
-        log_pz = likelihood.standard_normal_log_prob(z)
-        log_qz = likelihood.normal_log_prob(z, mean, logvar)
+        log_pz = densities.standard_normal_log_prob(z)
+        log_qz = densities.normal_log_prob(z, mean, logvar)
         return log_px + log_pz - log_qz
 
     # -- latent space ---------------------------------------------------------------------

@@ -156,13 +156,13 @@ def test_importance_weights_bound_the_likelihood_like_the_elbo():
     assert log_w.shape == (k, 8) and torch.isfinite(log_w).all()
     elbo = log_w.mean(0)
     assert (torch.logsumexp(log_w, 0) - math.log(k) >= elbo).all()
-    from zoo.plugins.vae import likelihood
+    from zoo import densities
 
     with torch.no_grad():
         repeated = batch.images.repeat(k, 1, 1, 1)
         logits, _, mean, logvar = model.network(repeated)
-        recon = likelihood.bernoulli_log_prob(logits, repeated).view(k, 8).mean(0)
-        kl = likelihood.kl_to_standard_normal(mean, logvar).sum(dim=(0, 2)).view(k, 8).mean(0)
+        recon = densities.bernoulli_log_prob(logits, repeated).view(k, 8).mean(0)
+        kl = densities.kl_to_standard_normal(mean, logvar).sum(dim=(0, 2)).view(k, 8).mean(0)
     assert torch.allclose(elbo, recon - kl, atol=0.5)
 
 

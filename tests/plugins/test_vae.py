@@ -12,7 +12,7 @@ from PIL import Image
 from zoo import DataSpec, get_model
 from zoo.contract import Batch, LatentModel, LikelihoodModel
 from zoo.errors import UsageError
-from zoo.plugins.vae import likelihood
+from zoo import densities
 
 TINY = {"latent_dim": 4, "width": 4, "hidden": 16}
 
@@ -57,7 +57,7 @@ def test_discretized_logistic_is_a_distribution_over_256_levels():
     for i in range(2):
         for j in range(3):
             m, s = mean[:, :, i : i + 1, j : j + 1], log_scale[:, :, i : i + 1, j : j + 1]
-            log_p = torch.stack([likelihood.discretized_logistic_log_prob(m, s, v.view(1, 1, 1, 1)) for v in levels])
+            log_p = torch.stack([densities.discretized_logistic_log_prob(m, s, v.view(1, 1, 1, 1)) for v in levels])
             assert torch.logsumexp(log_p.flatten(), 0).exp().item() == pytest.approx(1.0, abs=2e-3)
 
 
@@ -66,7 +66,7 @@ def test_bernoulli_log_prob_of_binary_pixels():
     x = torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]])
     p = torch.sigmoid(logits)
     expected = torch.log(torch.where(x == 1, p, 1 - p)).sum()
-    assert likelihood.bernoulli_log_prob(logits, x).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert densities.bernoulli_log_prob(logits, x).item() == pytest.approx(expected.item(), rel=1e-6)
 
 
 def test_importance_weights_bound_the_likelihood_like_the_elbo():
@@ -83,7 +83,7 @@ def test_importance_weights_bound_the_likelihood_like_the_elbo():
     assert (iwae >= elbo).all()
     with torch.no_grad():
         mean, logvar = model.encoder(batch.images)
-        kl = likelihood.kl_to_standard_normal(mean, logvar).sum(1)
+        kl = densities.kl_to_standard_normal(mean, logvar).sum(1)
         z = mean + torch.randn(k, *mean.shape) * torch.exp(0.5 * logvar)
         out = model.decoder(z.flatten(0, 1))
         recon = model.log_likelihood(out, batch.images.repeat(k, 1, 1, 1)).view(k, 8).mean(0)

@@ -1,4 +1,4 @@
-"""Log-densities of the VAE: the two image likelihoods p(x|z) and the Gaussians over z.
+"""Log-densities the likelihood models share (vae, draw): image likelihoods p(x|z), Gaussians over z.
 
 Every function returns one value per image (or per latent vector), summed over its
 dimensions, in nats.
