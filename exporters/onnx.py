@@ -11,6 +11,12 @@ convolutions, no Shape/Gather/Concat arithmetic around the latent reshape, check
 it is the maintained path since torch 2.9 (the TorchScript exporter is deprecated), and it
 folds parametrisations such as spectral norm into plain weights. It writes weights to a
 separate ``.onnx.data`` file unless told ``external_data=False``, which we do.
+
+``optimize``, ``fp16`` and ``int8`` turn the verified fp32 file into a faster variant
+(:mod:`zoo.exporters.variants`), verified in its turn before it is kept: an optimised graph
+against PyTorch at the same ``TOLERANCE``; a float16 one at ``FP16_TOLERANCE``; an int8 one,
+whose pixels move by design, by a ``judge`` the caller supplies (``zoo export`` compares its
+sample quality with the fp32 file's, see :mod:`zoo.export_quality`).
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import contextlib
 import io
 import json
 import logging
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -29,10 +37,13 @@ import torch
 from zoo.atomic import atomic_path
 from zoo.contract import ExportGraph
 from zoo.errors import UsageError, ZooError
+from zoo.exporters import variants
 from zoo.export import Exporter, ExportReport, ExportSource
 
 TOLERANCE = 1e-4
 """Largest absolute difference between onnxruntime and PyTorch outputs that passes."""
+FP16_TOLERANCE = 1e-2
+"""The same for a float16 file: 2.5 grey levels of an 8-bit image in [0, 1]."""
 DEFAULT_OPSET = 18
 PARITY_BATCHES = (1, 16)
 
@@ -42,37 +53,117 @@ class ONNXExporter(Exporter):
     summary = "ONNX file with zoo metadata, checked by onnx.checker and onnxruntime against PyTorch"
     suffix = ".onnx"
 
-    def export(self, graph: ExportGraph, source: ExportSource, out: Path, opset: int = DEFAULT_OPSET, **options: Any) -> ExportReport:
+    def export(
+        self,
+        graph: ExportGraph,
+        source: ExportSource,
+        out: Path,
+        opset: int = DEFAULT_OPSET,
+        optimize: bool = False,
+        fp16: bool = False,
+        int8: bool = False,
+        judge: Callable[[Path, Path], tuple[bool, list[str]]] | None = None,
+        **options: Any,
+    ) -> ExportReport:
         import onnx
 
         if options:
             raise UsageError(f"the onnx exporter takes no option(s) {', '.join(options)}")
         if not 7 <= opset <= 23:
             raise UsageError(f"--opset must be between 7 and 23, got {opset}")
+        if fp16 and int8:
+            raise UsageError("--fp16 and --int8 are two different files; give one")
+        if int8 and judge is None:
+            raise UsageError("an int8 export needs a judge of its sample quality (zoo export provides one)")
         module = graph.module.eval()
-        with atomic_path(out) as tmp:
-            _torch_export(module, graph, tmp, opset)
-            model = onnx.load(str(tmp))
+        precision = "fp16" if fp16 else "int8" if int8 else "fp32"
+        with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent) as scratch:
+            fp32 = Path(scratch) / "fp32.onnx" if (optimize or precision != "fp32") else tmp
+            _torch_export(module, graph, fp32, opset)
+            model = onnx.load(str(fp32))
             _write_metadata(model, graph, source, opset)
-            onnx.save_model(model, str(tmp))
+            onnx.save_model(model, str(fp32))
             try:
-                onnx.checker.check_model(str(tmp), full_check=True)
+                onnx.checker.check_model(str(fp32), full_check=True)
             except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
                 raise ZooError(f"onnx.checker rejected the exported {source.graph_name}: {str(exc).splitlines()[0]}") from None
-            diffs = parity(module, graph, tmp)
-            worst = max(diffs.values())
-            if not worst <= TOLERANCE:
-                raise ZooError(
-                    f"parity check failed: onnxruntime differs from PyTorch by {worst:.3g} "
-                    f"(> {TOLERANCE:g}) for {source.model_name} {source.graph_name}; nothing written to {out}"
-                )
-        lines = [
-            f"exported {source.model_name} {source.graph_name} (step {source.step}) -> {out} (opset {opset})",
-            "parity vs PyTorch (onnxruntime CPU): "
-            + ", ".join(f"max abs diff {d:.2e} at {b}" for b, d in diffs.items())
-            + f" (tolerance {TOLERANCE:g})",
-        ]
-        return ExportReport(path=out, checks={"max_abs_diff": diffs, "tolerance": TOLERANCE, "opset": opset}, lines=lines)
+            diffs = parity(module, graph, fp32)
+            _check_parity(diffs, TOLERANCE, source, out, "")
+            lines = [
+                f"exported {source.model_name} {source.graph_name} (step {source.step}) -> {out} (opset {opset}"
+                + (f", {precision}" if precision != "fp32" else "")
+                + (", optimised" if optimize else "")
+                + ")",
+                "parity vs PyTorch (onnxruntime CPU): " + _describe(diffs) + f" (tolerance {TOLERANCE:g})",
+            ]
+            checks: dict[str, Any] = {"max_abs_diff": diffs, "tolerance": TOLERANCE, "opset": opset, "precision": precision, "optimized": optimize}
+            if fp32 != tmp:
+                current = fp32
+                if precision == "fp16":
+                    current = Path(scratch) / "fp16.onnx"
+                    variants.to_fp16(fp32, current)
+                elif precision == "int8":
+                    current = Path(scratch) / "int8.onnx"
+                    variants.to_int8(fp32, current, graph)
+                if optimize:
+                    variants.optimize(current, tmp)
+                else:
+                    shutil.copyfile(current, tmp)
+                _add_metadata(tmp, {"precision": precision, "optimized": optimize})
+                if precision == "int8":
+                    passed, verdict = judge(fp32, tmp)
+                    against_fp32 = parity_between(fp32, tmp, graph)
+                    lines.append(f"int8 vs the fp32 file: max abs diff {against_fp32:.3g} (pixels move by design; judged by sample quality)")
+                    lines += verdict
+                    checks["quality"] = verdict
+                    if not passed:
+                        raise ZooError(f"the int8 file fails its quality check ({verdict[-1]}); nothing written to {out}")
+                else:
+                    tolerance = FP16_TOLERANCE if precision == "fp16" else TOLERANCE
+                    variant_diffs = parity(module, graph, tmp)
+                    label = " ".join(part for part in (precision if precision != "fp32" else "", "optimised" if optimize else "") if part)
+                    _check_parity(variant_diffs, tolerance, source, out, f"{label} ")
+                    lines.append(
+                        f"{label} file vs PyTorch (onnxruntime CPU): "
+                        + _describe(variant_diffs)
+                        + f" (tolerance {tolerance:g})"
+                    )
+                    checks["variant_max_abs_diff"] = variant_diffs
+        return ExportReport(path=out, checks=checks, lines=lines)
+
+
+def _describe(diffs: dict[str, float]) -> str:
+    return ", ".join(f"max abs diff {d:.2e} at {b}" for b, d in diffs.items())
+
+
+def _check_parity(diffs: dict[str, float], tolerance: float, source: ExportSource, out: Path, what: str) -> None:
+    worst = max(diffs.values())
+    if not worst <= tolerance:
+        raise ZooError(
+            f"parity check failed: the {what}file differs from PyTorch by {worst:.3g} "
+            f"(> {tolerance:g}) for {source.model_name} {source.graph_name}; nothing written to {out}"
+        )
+
+
+def _add_metadata(path: Path, values: dict[str, Any]) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    for key, value in values.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = f"zoo.{key}", json.dumps(value)
+    onnx.save_model(model, str(path))
+
+
+def parity_between(reference: Path, candidate: Path, graph: ExportGraph, batch: int = 16) -> float:
+    """Max absolute difference between two files' first outputs on seeded inputs."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    feeds = {name: x.numpy() for name, x in zip(graph.input_names, graph.example_inputs(batch=batch, seed=4321))}
+    a, b = (ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]).run(None, feeds)[0] for p in (reference, candidate))
+    return float(np.max(np.abs(a - b)))
 
 
 def _torch_export(module: torch.nn.Module, graph: ExportGraph, path: Path, opset: int) -> None:

@@ -1,5 +1,5 @@
-"""Helpers the tests import: a real ``zoo`` subprocess, the one-line error check, and a
-third-party distribution written as pip would install it."""
+"""Helpers the tests import: a real ``zoo`` subprocess, the one-line error check, a
+third-party distribution written as pip would install it, and a Python that cannot import torch."""
 
 from __future__ import annotations
 
@@ -44,3 +44,36 @@ def install_distribution(
     (info / "RECORD").write_text("")
     for module, source in modules.items():
         (site / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+def site_with_only(tmp_path: Path, packages: list[str]) -> Path:
+    """A folder holding links to just these installed top-level packages (and their .libs)."""
+    site = tmp_path / "only"
+    site.mkdir()
+    import onnxruntime
+
+    source = Path(onnxruntime.__file__).resolve().parents[1]
+    for name in packages:
+        for entry in source.glob(f"{name}*"):
+            if entry.name == name or entry.name.startswith((f"{name}.", f"{name}-", f"{name}_")) or entry.name == f"{name}.libs":
+                (site / entry.name).symlink_to(entry)
+    return site
+
+
+def run_isolated(site: Path, code: str) -> subprocess.CompletedProcess:
+    """python -S: no site-packages at all, only the stdlib and ``site``."""
+    return subprocess.run(
+        [sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {code}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def run_zoo_without_torch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """``zoo ARGS`` in a Python that can import only onnxruntime, numpy, Pillow, click and zoo;
+    it fails if anything imported torch."""
+    site = site_with_only(tmp_path, ["onnxruntime", "numpy", "PIL", "pillow", "click"])
+    (site / "zoo").symlink_to(Path(__file__).resolve().parents[1] / "zoo")
+    argv = ["zoo", *map(str, args)]
+    return run_isolated(site, f"sys.argv = {argv!r}; from zoo.cli import main\ntry:\n    main()\nfinally:\n    assert 'torch' not in sys.modules")

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from PIL import Image
 
@@ -16,7 +15,7 @@ from zoo.export import export_run
 from zoo.runtime import OnnxGenerator, installed_onnxruntimes, open_session
 from zoo.trainer import TrainOptions, train
 
-from support import assert_one_line_error
+from support import assert_one_line_error, run_isolated, run_zoo_without_torch, site_with_only
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
@@ -27,28 +26,6 @@ def onnx_file(tmp_path_factory) -> Path:
     runs_dir = tmp_path_factory.mktemp("runs")
     run = train("dcgan", overrides=TINY, device="cpu", runs_dir=runs_dir, options=TrainOptions(steps=5, progress=False))
     return export_run("dcgan", "onnx", run=run.run_dir, out=runs_dir / "g.onnx").path
-
-
-def site_with_only(tmp_path: Path, packages: list[str]) -> Path:
-    """A folder holding links to just these installed top-level packages (and their .libs)."""
-    site = tmp_path / "only"
-    site.mkdir()
-    source = Path(ort.__file__).resolve().parents[1]
-    for name in packages:
-        for entry in source.glob(f"{name}*"):
-            if entry.name == name or entry.name.startswith((f"{name}.", f"{name}-", f"{name}_")) or entry.name == f"{name}.libs":
-                (site / entry.name).symlink_to(entry)
-    return site
-
-
-def run_isolated(site: Path, code: str) -> subprocess.CompletedProcess:
-    """python -S: no site-packages at all, only the stdlib and ``site``."""
-    return subprocess.run(
-        [sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {code}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_generator_draws_images_of_the_declared_shape(onnx_file):
@@ -75,11 +52,8 @@ def test_only_onnxruntime_and_numpy_run_the_file(onnx_file, tmp_path):
 
 
 def test_zoo_generate_needs_no_torch(onnx_file, tmp_path):
-    site = site_with_only(tmp_path, ["onnxruntime", "numpy", "PIL", "pillow", "click"])
-    (site / "zoo").symlink_to(ROOT / "zoo")
     out = tmp_path / "grid.png"
-    code = f"sys.argv = ['zoo', 'generate', {str(onnx_file)!r}, '-n', '16', '--seed', '0', '--out', {str(out)!r}]; from zoo.cli import main; main()"
-    result = run_isolated(site, code)
+    result = run_zoo_without_torch(tmp_path, "generate", onnx_file, "-n", "16", "--seed", "0", "--out", out)
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == (4 * 16 + 5 * 2, 4 * 16 + 5 * 2)
     assert "[E:" not in result.stderr and "CUDA" not in result.stderr, "no provider error spam"

@@ -96,4 +96,8 @@ def export_run(
     if out_path.suffix != exporter.suffix:
         raise UsageError(f"--out must end in {exporter.suffix}, got {str(out_path)!r}")
     source = ExportSource.of_checkpoint(model_name, graph_name, folder, loaded.step, loaded.model.data.shape)
+    if options.get("int8"):
+        from zoo.export_quality import int8_judge
+
+        options["judge"] = int8_judge(loaded, graphs[graph_name].outputs)
     return exporter.export(graphs[graph_name], source, out_path, **options)

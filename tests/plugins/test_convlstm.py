@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from support import assert_one_line_error
+from support import assert_one_line_error, run_zoo_without_torch
 from zoo import DataSpec, get_model
 from zoo.contract import SequenceModel
 from zoo.datasets import load_dataset
@@ -168,19 +166,7 @@ def test_the_exported_forecaster_matches_pytorch_and_runs_without_torch(convlstm
 
     # zoo generate --input with only onnxruntime, numpy, Pillow and click importable
     save_animation(sequences[0], tmp_path / "given.gif")
-    site = tmp_path / "only"
-    site.mkdir()
-    import onnxruntime
-
-    source = Path(onnxruntime.__file__).resolve().parents[1]
-    for name in ("onnxruntime", "numpy", "PIL", "pillow", "click"):
-        for entry in source.glob(f"{name}*"):
-            if entry.name == name or entry.name.startswith((f"{name}.", f"{name}-", f"{name}_")):
-                (site / entry.name).symlink_to(entry)
-    (site / "zoo").symlink_to(ROOT / "zoo")
     out = tmp_path / "continued.gif"
-    argv = ["zoo", "generate", str(onnx_file), "--input", str(tmp_path / "given.gif"), "--out", str(out), "--device", "cpu"]
-    code = f"import sys; sys.path.insert(0, {str(site)!r}); sys.argv = {argv!r}; from zoo.cli import main; main(); assert 'torch' not in sys.modules"
-    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=120)
+    result = run_zoo_without_torch(tmp_path, "generate", onnx_file, "--input", tmp_path / "given.gif", "--out", out, "--device", "cpu")
     assert result.returncode == 0, result.stderr
     assert len(gif_frames(out)) == 20
