@@ -165,6 +165,7 @@ def info_command(name: str, as_json: bool) -> None:
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="Convert images to 1 or 3 channels.")
 @click.option("--steps", type=int, default=None, help="Total optimisation steps [default: 2000].")
 @click.option("--epochs", type=int, default=None, help="Train for this many passes over the data instead.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="bf16: autocast, where the hardware has native bf16.")
 @click.option("--batch-size", type=int, default=None, help="Examples per step [default: the model's, else 64].")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config field (repeatable); see zoo info NAME.")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
@@ -186,7 +187,7 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, **kw: A
             f"--{k.replace('_', '-')}"
             for k in ("dataset", "data_dir", "image_size", "channels", "epochs")
             if kw[k] is not None
-        ] + (["--set"] if kw["overrides"] else [])
+        ] + (["--set"] if kw["overrides"] else []) + (["--precision"] if kw["precision"] != "fp32" else [])
         if given:
             raise UsageError(f"{', '.join(given)} cannot be combined with --resume: a resumed run keeps its settings")
         result = trainer.resume(resume_dir, steps=kw["steps"], device=kw["device"], progress=progress, name=name)
@@ -203,6 +204,7 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, **kw: A
             sample_every=kw["sample_every"],
             checkpoint_every=kw["checkpoint_every"],
             progress=progress,
+            precision=kw["precision"],
         )
 
         def announce(run_dir: Path, data: Any) -> None:
@@ -412,6 +414,48 @@ def generate_command(file: str, n: int, seed: int | None, label: int | None, inp
     save_grid(images, out, value_range=tuple(generator.metadata.get("value_range", (0.0, 1.0))))
     click.echo(f"{n} images from {file} ({where}) -> {out}", err=True)
     click.echo(out)
+
+
+@cli.command("bench")
+@click.argument("name")
+@click.option("--run", "run", default="latest", show_default=True, help="Run directory, or latest.")
+@click.option("--batch", "batch_list", default="1,64", show_default=True, help="Comma list of sampling batch sizes.")
+@click.option("--train-batch", type=int, default=None, help="Training batch [default: the run's].")
+@click.option("--train-steps", type=int, default=10, show_default=True, help="Timed training steps per precision (after 2 warm-up steps).")
+@click.option("--seconds", "min_seconds", type=float, default=1.0, show_default=True, help="Least time spent timing each sampling row.")
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when it works, else CPU), cpu or cuda.")
+@runs_dir_option
+def bench_command(name: str, run: str, batch_list: str, train_batch: int | None, train_steps: int, min_seconds: float, device: str, runs_dir: str | None) -> None:
+    """Images/s of a trained model on this machine: sampling in PyTorch and from each ONNX
+    variant (fp32, optimised, fp16, int8), and training in each precision, with ratios."""
+    import torch
+
+    from zoo.bench import bench, table
+    from zoo.models import get_model
+
+    get_model(name)
+    try:
+        batches = tuple(int(part) for part in batch_list.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(f"--batch takes a comma list of whole numbers, got {batch_list!r}") from None
+    if not batches or min(batches) < 1:
+        raise UsageError(f"--batch sizes must be at least 1, got {batch_list!r}")
+    if train_steps < 1 or (train_batch is not None and train_batch < 1) or not min_seconds > 0:
+        raise UsageError("--train-steps and --train-batch must be at least 1, and --seconds positive")
+    rows = bench(
+        name,
+        run=run,
+        runs_dir=runs_dir,
+        batches=batches,
+        train_batch=train_batch,
+        train_steps=train_steps,
+        min_seconds=min_seconds,
+        device=device,
+        log=lambda line: click.echo(line, err=True),
+    )
+    click.echo(f"zoo bench {name}: {torch.get_num_threads()} CPU threads, torch {torch.__version__}")
+    for line in table(rows):
+        click.echo(line)
 
 
 @cli.group("features")

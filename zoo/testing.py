@@ -14,7 +14,8 @@ registered model, so a new architecture is checked without new test code.
 The checks, in order: the plugin registers and loads; its config has a default and help for
 every field; it builds for each of its ``example_shapes``; a few training steps on real images
 give finite float losses that change; the same seed gives the same samples of the declared
-shape and range, and different seeds differ; a checkpoint round trip reproduces the samples;
+shape and range, and different seeds differ; training under bf16 autocast stays finite; a
+checkpoint round trip reproduces the samples;
 every declared graph exports to ONNX, passes the parity check and runs through the torch-free
 runtime. A sequence plugin (``data_kind = "sequences"``) trains on ``moving-digits`` sequences,
 and its sample checks call ``predict`` on their first frames instead of ``sample``.
@@ -214,6 +215,27 @@ def check_samples(subject: Subject) -> None:
     expect(not torch.equal(images, model.sample(4, seed=1)), "different seeds give the same samples")
     if subject.plugin.conditional:
         expect(not torch.equal(model.sample(4, seed=0, label=0), model.sample(4, seed=0, label=1)), "the label changes nothing")
+
+@check
+def check_precision(subject: Subject) -> None:
+    """Training under bf16 autocast keeps finite float losses (its numerics, checked on the CPU
+    whatever its speed there) and leaves a model that still samples in fp32."""
+    import torch
+
+    from zoo import precision
+
+    model = subject.build()
+    for step, batch in enumerate(subject.batches(n=8)[:2], start=1):
+        with precision.autocast("bf16", "cpu"):
+            losses = model.train_step(batch, step)
+        for key, value in losses.items():
+            expect(type(value) is float and math.isfinite(value), f"under bf16 autocast, loss {key!r} is {value!r} at step {step}")
+    if isinstance(model, SequenceModel):
+        out = model.predict(subject.batches(n=2)[0].images[:, : model.context_frames])
+    else:
+        out = model.sample(2, seed=0)
+    expect(out.dtype == torch.float32 and bool(torch.isfinite(out).all()), "after bf16 training the outputs are not finite float32")
+
 
 @check
 def check_checkpoint(subject: Subject) -> None:

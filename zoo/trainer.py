@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import torch
 
-from zoo import checkpoint, forecast, guards, runs
+from zoo import checkpoint, forecast, guards, precision, runs
 from zoo import config as config_module
 from zoo.contract import Model, SequenceModel
 from zoo.datasets import load_dataset
@@ -60,6 +60,8 @@ class TrainOptions:
     """Warn when the discriminator has been pinned (accuracy >= 99%) for this many steps."""
     diversity_floor: float = 0.1
     """Warn when the samples' mean pairwise distance falls below this fraction of the data's."""
+    precision: str = "fp32"
+    """``fp32`` or ``bf16`` (autocast), see :mod:`zoo.precision`."""
 
 
 @dataclasses.dataclass
@@ -136,7 +138,8 @@ class Trainer:
                         images=batch.images.to(self.model.device, non_blocking=True),
                         labels=None if batch.labels is None else batch.labels.to(self.model.device),
                     )
-                losses = self.model.train_step(batch, step)
+                with precision.autocast(opts.precision, self.model.device):
+                    losses = self.model.train_step(batch, step)
                 bad = guards.nonfinite_losses(losses)
                 if bad:
                     self._diverged(step, f"{bad[0]} = {losses[bad[0]]}", writer)
@@ -293,6 +296,7 @@ def train(
         raise UsageError(f"{name} trains on {plugin.data_kind}, but dataset {dataset!r} gives {data.spec.kind}; {hint}")
     options = dataclasses.replace(options, batch_size=options.batch_size or plugin.default_batch_size or DEFAULT_BATCH_SIZE)
     torch_device = pick_device(device)
+    precision.check(options.precision, torch_device)
     # Validate the step budget before anything is written to disk.
     order = BatchOrder(len(data), options.batch_size, options.seed)
     total = total_steps(options, order.batches_per_epoch)
@@ -347,7 +351,9 @@ def resume(
     )
     if len(data) != info["size"]:
         raise ZooError(f"dataset {info['name']!r} now has {len(data)} examples, the run was trained on {info['size']}")
-    _, _, model = runs.build_from_record(record, pick_device(device))
+    torch_device = pick_device(device)
+    precision.check(options.precision, torch_device)
+    _, _, model = runs.build_from_record(record, torch_device)
     step, folder = checkpoint.latest_checkpoint(run_dir)
     checkpoint.load_weights(model, folder)
     checkpoint.load_training_state(model, folder)

@@ -1,0 +1,40 @@
+"""zoo bench: one table of sampling and training speed, with ratios, measured on this machine."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from zoo.trainer import TrainOptions, train
+
+TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
+
+
+@pytest.fixture(scope="module")
+def dcgan_run(tmp_path_factory):
+    runs_dir = tmp_path_factory.mktemp("runs")
+    train("dcgan", overrides=TINY, device="cpu", runs_dir=runs_dir, options=TrainOptions(steps=40, batch_size=32, progress=False, sample_every=1000))
+    return runs_dir
+
+
+def test_bench_prints_every_variant_with_its_speed_or_its_reason(dcgan_run, zoo_cli, digits_classifier):
+    result = zoo_cli("bench", "dcgan", "--runs-dir", str(dcgan_run), "--batch", "1,8", "--seconds", "0.05", "--train-steps", "2", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    rows = {(m.group(1).strip(), int(m.group(2))): m.group(3) for m in (re.match(r"^(.+?)\s+(\d+)\s+(.*)$", line) for line in lines) if m}
+    for batch in (1, 8):
+        assert rows[("pytorch eager fp32", batch)].split()[1] == "1.00x"
+        for what in ("onnx fp32", "onnx optimised", "onnx int8"):
+            speed, ratio = rows[(what, batch)].split()[:2]
+            assert float(speed) > 0 and ratio.endswith("x"), what
+        assert "GPU only" in rows[("onnx fp16", batch)]
+    assert rows[("fp32", 32)].split()[1] == "1.00x", "training at the run's batch, fp32 the reference"
+    assert "gradient scaler" in rows[("fp16", 32)]
+
+
+def test_bad_batch_lists_are_one_line_errors(dcgan_run, zoo_cli):
+    from support import assert_one_line_error
+
+    result = zoo_cli("bench", "dcgan", "--runs-dir", str(dcgan_run), "--batch", "1,x")
+    assert_one_line_error(result, 2, "--batch takes a comma list of whole numbers")

@@ -1,0 +1,158 @@
+"""``zoo bench``: what the speed options buy on this machine, measured now, in one table.
+
+Sampling: the trained run's first graph (usually ``generator``) in PyTorch eager fp32, then
+exported to ONNX as fp32, optimised, fp16 and int8 (each through ``zoo export``'s own
+verified path, into a scratch folder) and run by onnxruntime (CUDA provider when it loads,
+else CPU). Images per second at each batch size, as a ratio to eager fp32 at that size.
+
+Training: fresh copies of the run's model, built from its config.json, taking ``train_steps``
+steps on the run's dataset under each precision, in images per second, as a ratio to fp32.
+
+A variant this machine or this model cannot run is a row with the reason instead of a number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from zoo.errors import ZooError
+
+SAMPLING = ("pytorch eager fp32", "onnx fp32", "onnx optimised", "onnx fp16", "onnx int8")
+EXPORT_OPTIONS = {"onnx fp32": {}, "onnx optimised": {"optimize": True}, "onnx fp16": {"fp16": True}, "onnx int8": {"int8": True}}
+
+
+@dataclasses.dataclass
+class Row:
+    section: str
+    """``sampling`` or ``training``."""
+    what: str
+    batch: int
+    images_per_s: float | None
+    note: str = ""
+    ratio: float | None = None
+
+
+def images_per_second(call: Callable[[], Any], batch: int, min_seconds: float, warmup: int = 2, min_calls: int = 5) -> float:
+    """Calls ``call`` (one batch) until ``min_seconds`` and ``min_calls`` have passed, after warm-up."""
+    for _ in range(warmup):
+        call()
+    calls, start = 0, time.perf_counter()
+    while calls < min_calls or time.perf_counter() - start < min_seconds:
+        call()
+        calls += 1
+    return calls * batch / (time.perf_counter() - start)
+
+
+def bench(
+    name: str,
+    *,
+    run: str | Path | None = "latest",
+    runs_dir: str | Path | None = None,
+    batches: tuple[int, ...] = (1, 64),
+    train_batch: int | None = None,
+    train_steps: int = 10,
+    min_seconds: float = 1.0,
+    device: str = "auto",
+    log: Callable[[str], None] = lambda line: None,
+) -> list[Row]:
+    from zoo import precision, runs
+    from zoo.datasets import load_dataset
+    from zoo.device import pick_device
+    from zoo.errors import UsageError
+    from zoo.export import export_run
+    from zoo.runtime import OnnxGenerator
+
+    run_dir = runs.find(name, run, runs_dir)
+    loaded = runs.load(run_dir, device="cpu", model_name=name)
+    graph_name = next(iter(loaded.model.export_graphs()))
+    graph = loaded.model.export_graphs()[graph_name]
+    rows: list[Row] = []
+
+    with tempfile.TemporaryDirectory() as scratch:
+        files: dict[str, Path | str] = {}
+        for what, options in EXPORT_OPTIONS.items():
+            log(f"exporting {what} ...")
+            try:
+                files[what] = export_run(name, "onnx", run=run_dir, graph=graph_name, out=Path(scratch) / f"{len(files)}.onnx", **options).path
+            except (UsageError, ZooError) as exc:
+                files[what] = str(exc)
+        sessions: dict[str, Any] = {}
+        for what, path in files.items():
+            if isinstance(path, Path):
+                generator = OnnxGenerator(path, device=device)
+                if what == "onnx fp16" and generator.provider != "CUDAExecutionProvider":
+                    sessions[what] = "GPU only: float16 kernels are for the CUDA provider, which this machine lacks"
+                else:
+                    sessions[what] = generator
+            else:
+                sessions[what] = path
+        for batch in batches:
+            inputs = graph.example_inputs(batch=batch, seed=0)
+            feeds = {n: x.numpy() for n, x in zip(graph.input_names, inputs)}
+            log(f"sampling at batch {batch} ...")
+            with torch.no_grad():
+                eager = images_per_second(lambda: graph.module(*inputs), batch, min_seconds)
+            rows.append(Row("sampling", SAMPLING[0], batch, eager, "torch " + torch.__version__, 1.0))
+            for what in SAMPLING[1:]:
+                session = sessions[what]
+                if isinstance(session, str):
+                    rows.append(Row("sampling", what, batch, None, session))
+                    continue
+                speed = images_per_second(lambda: session.run(feeds), batch, min_seconds)
+                rows.append(Row("sampling", what, batch, speed, session.provider.removesuffix("ExecutionProvider"), speed / eager))
+
+    train_device = pick_device(device)
+    info = loaded.record["dataset"]
+    data = load_dataset(info["name"], split=info["split"], data_dir=info["data_dir"], image_size=info["image_size"], channels=info["channels"])
+    batch = train_batch or loaded.record["training"].get("batch_size") or 64
+    batch = min(batch, len(data))
+    fp32_speed = None
+    for what in precision.PRECISIONS:
+        try:
+            precision.check(what, train_device)
+        except UsageError as exc:
+            rows.append(Row("training", what, batch, None, str(exc).removeprefix(f"--precision {what}: ")))
+            continue
+        log(f"training in {what} ...")
+        torch.manual_seed(0)
+        _, _, model = runs.build_from_record(loaded.record, train_device)
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+        step = 0
+
+        def one_step() -> None:
+            nonlocal step
+            index = order[(step * batch) % (len(data) - batch + 1) :][:batch]
+            step += 1
+            images = data.batch(index)
+            images = dataclasses.replace(images, images=images.images.to(train_device), labels=None if images.labels is None else images.labels.to(train_device))
+            with precision.autocast(what, train_device):
+                model.train_step(images, step)
+            if train_device.type == "cuda":
+                torch.cuda.synchronize()
+
+        speed = images_per_second(one_step, batch, min_seconds, warmup=2, min_calls=train_steps)
+        fp32_speed = fp32_speed or speed
+        rows.append(Row("training", what, batch, speed, str(train_device), speed / fp32_speed))
+    return rows
+
+
+def table(rows: list[Row]) -> list[str]:
+    lines = []
+    for section, ratio_to in (("sampling", "vs eager fp32"), ("training", "vs fp32")):
+        chosen = [r for r in rows if r.section == section]
+        if not chosen:
+            continue
+        width = max(len(section), *(len(r.what) for r in chosen))
+        lines.append(f"{section:<{width}}  {'batch':>5}  {'images/s':>10}  {ratio_to:>13}  where / why not")
+        for r in chosen:
+            speed = f"{r.images_per_s:>10.1f}" if r.images_per_s is not None else f"{'-':>10}"
+            ratio = f"{r.ratio:>12.2f}x" if r.ratio is not None else f"{'-':>13}"
+            lines.append(f"{r.what:<{width}}  {r.batch:>5}  {speed}  {ratio}  {r.note}")
+        lines.append("")
+    return lines[:-1]
