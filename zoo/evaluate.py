@@ -33,6 +33,7 @@ from typing import Any
 
 from zoo import runs
 from zoo.contract import LikelihoodModel, SequenceModel
+from zoo.datasets.source import in_order
 from zoo.errors import UsageError
 
 CONDITIONAL_NOTE = "given each image's true class label: the bounds are on -log p(x | y)"
@@ -190,8 +191,6 @@ def evaluate_run(
 
 def _evaluate_forecast(loaded, run_dir, dataset, data_dir, split, batch_size, progress, command) -> Evaluation:
     """Forecast every sequence of the split and score it, beside the copy-last-frame baseline."""
-    import torch
-
     from zoo import forecast
 
     if batch_size < 1:
@@ -201,7 +200,7 @@ def _evaluate_forecast(loaded, run_dir, dataset, data_dir, split, batch_size, pr
         raise UsageError(f"{loaded.name} forecasts frame sequences, but dataset {data.name!r} gives images; use --dataset moving-digits")
     if data.spec.frames <= loaded.model.context_frames:
         raise UsageError(f"{data.name} has {data.spec.frames} frames a sequence, no more than the {loaded.model.context_frames} context frames")
-    batches = (data.batch(torch.arange(i, min(i + batch_size, len(data)))).images for i in range(0, len(data), batch_size))
+    batches = (batch.images for batch in in_order(data, batch_size))
     scores = forecast.score(loaded.model, batches, progress_total=len(data), progress=progress)
     summary = scores.to_dict()
     _append_event(run_dir, {"step": loaded.step, "dataset": data.name, "split": data.split, **summary})
@@ -277,13 +276,11 @@ def _likelihood(loaded, data, conditional, k, binarization, seed, progress, comm
 
 
 def _quality(loaded, data, extractor, metrics, n, batch_size, seed, progress, common):
-    import torch
-
     from zoo.sample_quality import extract, image_batches, real_floor, sample_quality
 
     real = extract(
         extractor,
-        (data.batch(torch.arange(i, min(i + batch_size, len(data)))).images for i in range(0, len(data), batch_size)),
+        (batch.images for batch in in_order(data, batch_size)),
         len(data),
         desc="real",
         progress=progress,

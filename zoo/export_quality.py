@@ -28,6 +28,7 @@ def int8_judge(loaded: Any, graph_outputs: tuple[str, ...], samples: int = SAMPL
     """A judge for :meth:`ONNXExporter.export`'s ``int8``, for the run ``loaded``
     (a :class:`~zoo.runs.LoadedRun`), made before the export so a missing classifier is
     reported before any work."""
+    from zoo.datasets.source import in_order
     from zoo.features import get_extractor
     from zoo.sample_quality import extract
 
@@ -42,7 +43,7 @@ def int8_judge(loaded: Any, graph_outputs: tuple[str, ...], samples: int = SAMPL
         raise UsageError(f"--int8 checks sample quality with classifier:{data.name}, and {exc}") from None
     real = extract(
         extractor,
-        (data.batch(torch.arange(i, min(i + BATCH, len(data)))).images for i in range(0, len(data), BATCH)),
+        (batch.images for batch in in_order(data, BATCH)),
         len(data),
         desc="real",
         progress=progress,

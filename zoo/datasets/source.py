@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -101,6 +101,12 @@ class SequenceSet(ABC):
     def batch(self, index: torch.Tensor) -> Batch:
         """Sequences ``index`` as floats in [0, 1], ``(N, T, C, H, W)``, on the CPU."""
         return Batch(images=self.frames_at(index.cpu()).float().div_(255.0))
+
+
+def in_order(data: "ImageSet | SequenceSet", batch_size: int) -> Iterator[Batch]:
+    """Every example of ``data`` once, in order, ``batch_size`` at a time (the last may be smaller)."""
+    for start in range(0, len(data), batch_size):
+        yield data.batch(torch.arange(start, min(start + batch_size, len(data))))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from zoo import atomic
+from zoo.datasets.source import in_order
 from zoo.digest import sha256_of
 from zoo.errors import UsageError, ZooError
 from zoo.features.extractor import FeatureExtractor, fit_images
@@ -114,7 +115,7 @@ def train_classifier(
     # give values in the hundreds. Scaled to unit root-mean-square over the train split, they
     # are of the order Inception's pool features are.
     with torch.no_grad():
-        squares = sum(model(train.batch(torch.arange(i, min(i + 500, len(train)))).images)[0].pow(2).sum().item() for i in range(0, len(train), 500))
+        squares = sum(model(batch.images)[0].pow(2).sum().item() for batch in in_order(train, 500))
     feature_scale = 1.0 / max(1e-12, (squares / (len(train) * FEATURES)) ** 0.5)
 
     import zoo
@@ -147,8 +148,7 @@ def train_classifier(
 def _accuracy(model: DigitCNN, data) -> float:
     correct = 0
     with torch.no_grad():
-        for i in range(0, len(data), 500):
-            batch = data.batch(torch.arange(i, min(i + 500, len(data))))
+        for batch in in_order(data, 500):
             correct += (model(batch.images)[1].argmax(1) == batch.labels).sum().item()
     return correct / len(data)
 
