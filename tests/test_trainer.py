@@ -43,7 +43,7 @@ def test_dcgan_trains_on_digits_with_finite_losses_and_varied_samples(runs_dir):
     assert sorted(p.name for p in (result.run_dir / "samples").iterdir()) == ["step-00000020.png", "step-00000040.png", "step-00000060.png"]
     record = runs.read_config(result.run_dir)
     assert record["model"] == "dcgan" and record["seed"] == 0 and record["torch_version"] == torch.__version__
-    assert record["config"]["latent_dim"] == 16 and record["dataset"]["spec"] == {"channels": 1, "height": 16, "width": 16, "num_classes": 10}
+    assert record["config"]["latent_dim"] == 16 and record["dataset"]["spec"] == {"channels": 1, "height": 16, "width": 16, "num_classes": 10, "frames": 0}
     assert list((result.run_dir / "tensorboard").glob("events.out.tfevents.*")), "tensorboard is installed in dev"
     # keep_checkpoints=2: the newest two survive
     assert [step for step, _ in checkpoint.list_checkpoints(result.run_dir)] == [50, 60]

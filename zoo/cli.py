@@ -25,6 +25,7 @@ class ZooGroup(click.Group):
         args = list(sys.argv[1:] if args is None else args)
         obj = extra.setdefault("obj", {})
         obj["command"] = shlex.join(["zoo", *args])
+        obj["args"] = args
         return super().main(args, *rest, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -35,7 +36,9 @@ class ZooGroup(click.Group):
         except ZooError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"error: {exc}", err=True)
+            from zoo.distributed import error_prefix
+
+            click.echo(f"error: {error_prefix()}{exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             if ctx.obj and ctx.obj.get("debug"):
@@ -176,11 +179,19 @@ def info_command(name: str, as_json: bool) -> None:
 @click.option("--sample-every", type=int, default=500, show_default=True, help="Steps between sample grids.")
 @click.option("--checkpoint-every", type=int, default=1000, show_default=True, help="Steps between checkpoints.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--nproc", type=int, default=None, help="Train data-parallel on N processes of this machine: starts torchrun (gloo on CPU, NCCL with one GPU each on CUDA).")
+@click.option("--sync-batchnorm", is_flag=True, help="With several processes on CUDA: BatchNorm statistics over the global batch (SyncBatchNorm).")
 @click.pass_context
-def train_command(ctx: click.Context, name: str, resume_dir: str | None, **kw: Any) -> None:
-    """Train model NAME and print the run directory."""
-    from zoo import trainer
+def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: int | None, sync_batchnorm: bool, **kw: Any) -> None:
+    """Train model NAME and print the run directory.
 
+    Under torchrun, or with --nproc N, each process trains on its own --batch-size images of
+    every global batch; rank 0 writes the run.
+    """
+    from zoo import distributed, runs, trainer
+
+    if nproc is not None:
+        distributed.check_launch(nproc)
     progress = not kw.pop("no_progress")
     if resume_dir is not None:
         given = [
@@ -190,7 +201,20 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, **kw: A
         ] + (["--set"] if kw["overrides"] else []) + (["--precision"] if kw["precision"] != "fp32" else [])
         if given:
             raise UsageError(f"{', '.join(given)} cannot be combined with --resume: a resumed run keeps its settings")
-        result = trainer.resume(resume_dir, steps=kw["steps"], device=kw["device"], progress=progress, name=name)
+        if nproc is not None:
+            trainer.check_resume(resume_dir, nproc=nproc, steps=kw["steps"], device=kw["device"], name=name, sync_batchnorm=sync_batchnorm)
+            ctx.exit(_launch(nproc))
+
+        def resuming(run_dir: Path, step: int, world_size: int) -> None:
+            if world_size > 1:
+                training = runs.read_config(run_dir)["training"]
+                click.echo(f"resuming {run_dir} at step {step}: {_batches(training['batch_size'], world_size)}", err=True)
+                if training.get("world_size", 1) != world_size:
+                    click.echo(f"note: the run was trained on {training.get('world_size', 1)} process(es) before; the global batch changes", err=True)
+
+        result = trainer.resume(
+            resume_dir, steps=kw["steps"], device=kw["device"], progress=progress, name=name, sync_batchnorm=sync_batchnorm, on_start=resuming
+        )
     else:
         for key in ("log_every", "sample_every", "checkpoint_every"):
             if kw[key] < 1:
@@ -207,35 +231,64 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, **kw: A
             precision=kw["precision"],
         )
 
-        def announce(run_dir: Path, data: Any) -> None:
-            note = f" ({data.note})" if data.note else ""
-            spec = data.spec
-            what = f"sequences of {spec.frames} frames {spec.shape}" if spec.frames else f"images {spec.shape}"
-            click.echo(f"training {name} on {data.name} {data.split}: {len(data)} {what}{note}", err=True)
-            click.echo(f"run directory: {run_dir}", err=True)
-
-        result = trainer.train(
-            name,
+        data_options = dict(
             dataset=kw["dataset"],
             data_dir=kw["data_dir"],
             split=kw["split"],
             download=kw["download"],
             image_size=kw["image_size"],
             channels=int(kw["channels"]) if kw["channels"] else None,
+        )
+        if nproc is not None:
+            trainer.check_train(
+                name, nproc=nproc, sync_batchnorm=sync_batchnorm, overrides=kw["overrides"], device=kw["device"], options=options, **data_options
+            )
+            ctx.exit(_launch(nproc))
+
+        def announce(run_dir: Path, data: Any) -> None:
+            note = f" ({data.note})" if data.note else ""
+            spec = data.spec
+            what = f"sequences of {spec.frames} frames {spec.shape}" if spec.frames else f"images {spec.shape}"
+            training = runs.read_config(run_dir)["training"]
+            batches = f"; {_batches(training['batch_size'], training['world_size'])}" if "world_size" in training else ""
+            click.echo(f"training {name} on {data.name} {data.split}: {len(data)} {what}{note}{batches}", err=True)
+            click.echo(f"run directory: {run_dir}", err=True)
+
+        result = trainer.train(
+            name,
+            **data_options,
             overrides=kw["overrides"],
             device=kw["device"],
             runs_dir=kw["runs_dir"],
             options=options,
             on_start=announce,
             command=invocation(),
+            sync_batchnorm=sync_batchnorm,
         )
+    if not distributed.is_main():
+        ctx.exit(130 if result.interrupted else 0)  # rank 0 reports
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
     if result.interrupted:
-        click.echo(f"interrupted at step {result.step}; checkpoint saved. Continue with: zoo train {name} --resume {result.run_dir}", err=True)
+        nproc = f" --nproc {distributed.world_size()}" if distributed.world_size() > 1 else ""
+        click.echo(f"interrupted at step {result.step}; checkpoint saved. Continue with: zoo train {name}{nproc} --resume {result.run_dir}", err=True)
         click.echo(str(result.run_dir))
         ctx.exit(130)
     click.echo(f"finished at step {result.step}: {losses}", err=True)
     click.echo(str(result.run_dir))
+
+
+def _batches(batch_size: int, world_size: int) -> str:
+    """The per-process and the global batch, as the training line reports them."""
+    return f"batch {batch_size} per process x {world_size} processes = global batch {batch_size * world_size}"
+
+
+def _launch(nproc: int) -> int:
+    """Run this very command, less --nproc, on ``nproc`` processes under torchrun; its exit code."""
+    from zoo import distributed
+
+    args = distributed.without_nproc(click.get_current_context().find_root().obj["args"])
+    click.echo(f"starting {nproc} processes: {shlex.join(distributed.launch_command(nproc, args))}", err=True)
+    return distributed.launch(nproc, args)
 
 
 @cli.command("sample")

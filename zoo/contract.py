@@ -165,6 +165,22 @@ class ExportGraph:
 class Model(ABC):
     """A built architecture: networks, optimizers, and the train/sample verbs."""
 
+    data_parallel: ClassVar[str] = "replicate"
+    """How ``zoo train`` on several processes (torchrun) averages this model's gradients over them.
+
+    ``"replicate"``: ``torch.distributed._composable.replicate`` installs DDP's hooks on every
+    module an optimizer trains, and averages its gradients during ``backward``, so whatever the
+    model does between ``backward`` and ``optimizer.step()`` (clipping them, say) sees the
+    gradient of the global batch. It needs each module called through ``forward`` (its other
+    methods bypass the hooks) and never deep-copied, and every parameter of a module to get a
+    gradient in each backward pass through it.
+    ``"optimizer"``: an optimizer step pre-hook averages the gradients of the optimizer's
+    parameters just before each ``optimizer.step()``; nothing else about the modules changes.
+    For models that do not touch the gradients between ``backward`` and ``step``.
+    Either way, every process must run the same sequence of updates: a choice that depends on
+    a process's own batch stops the run with an error.
+    """
+
     def __init__(self, config: Any, data: DataSpec, device: "torch.device | str" = "cpu") -> None:
         import torch
 

@@ -9,6 +9,9 @@ sample grids and checkpoints, and stops cleanly on Ctrl-C.
 
 Batch order is a pure function of (seed, step), and checkpoints carry optimizer and RNG
 state, so a resumed seeded CPU run computes the same losses as an uninterrupted one.
+
+Started by torchrun (``zoo train --nproc N``), :func:`train` and :func:`resume` train the
+model data-parallel on every process: see :mod:`zoo.distributed` for what each rank does.
 """
 
 from __future__ import annotations
@@ -24,12 +27,11 @@ from typing import Any, Callable
 
 import torch
 
-from zoo import checkpoint, forecast, guards, precision, runs
+from zoo import checkpoint, distributed, forecast, guards, precision, runs
 from zoo import config as config_module
 from zoo.contract import Model, SequenceModel
 from zoo.datasets import load_dataset
 from zoo.datasets.source import ImageSet, SequenceSet
-from zoo.device import pick_device
 from zoo.images import save_grid
 from zoo.errors import UsageError, ZooError
 from zoo.models import get_model
@@ -70,36 +72,61 @@ class TrainResult:
     step: int
     interrupted: bool
     losses: dict[str, float]
+    model: Model | None = None
+    """The trained model (on several processes: this rank's copy, still wired to the process group)."""
 
 
 class BatchOrder:
-    """Which images make up the batch of each step: a fresh seeded permutation per epoch."""
+    """Which images make up the batch of each step: a fresh seeded permutation per epoch.
 
-    def __init__(self, size: int, batch_size: int, seed: int) -> None:
+    On several processes each step takes a global batch of ``batch_size * world_size`` images
+    from the permutation, the same on every rank, and rank ``rank`` trains on its own slice
+    of it (:func:`zoo.distributed.shard`).
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
         if batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
         if size < batch_size:
             raise UsageError(f"the dataset has {size} images, fewer than --batch-size {batch_size}; lower it")
+        global_batch = batch_size * world_size
+        if size < global_batch:
+            raise UsageError(
+                f"the dataset has {size} images, fewer than the global batch of {global_batch} "
+                f"(--batch-size {batch_size} x {world_size} processes); lower --batch-size or start fewer processes"
+            )
         self.size, self.batch_size, self.seed = size, batch_size, seed
-        self.batches_per_epoch = size // batch_size  # the last partial batch is dropped
+        self.rank, self.world_size, self.global_batch_size = rank, world_size, global_batch
+        self.batches_per_epoch = size // global_batch  # the last partial batch is dropped
         self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
 
     def indices(self, step: int) -> torch.Tensor:
-        """Image indices for 1-based ``step``."""
+        """Image indices for 1-based ``step`` (this rank's share of them)."""
         epoch, position = divmod(step - 1, self.batches_per_epoch)
         if epoch != self._epoch:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             self._epoch, self._perm = epoch, torch.randperm(self.size, generator=generator)
-        return self._perm[position * self.batch_size : (position + 1) * self.batch_size]
+        batch = self._perm[position * self.global_batch_size : (position + 1) * self.global_batch_size]
+        return batch if self.world_size == 1 else distributed.shard(batch, self.rank, self.world_size)
 
 
 class Trainer:
-    def __init__(self, model: Model, data: ImageSet | SequenceSet, run_dir: Path, options: TrainOptions) -> None:
+    def __init__(
+        self,
+        model: Model,
+        data: ImageSet | SequenceSet,
+        run_dir: Path,
+        options: TrainOptions,
+        group: distributed.Group | None = None,
+    ) -> None:
+        """``group``: this process's rank in a data-parallel run (see :func:`zoo.distributed.prepare`), None alone."""
         options = dataclasses.replace(options, batch_size=options.batch_size or DEFAULT_BATCH_SIZE)
-        self.model, self.run_dir, self.options = model, run_dir, options
+        self.model, self.run_dir, self.options, self.group = model, run_dir, options, group
+        self.main = group is None or group.is_main
         on_device = model.device.type != "cpu" and data.nbytes <= DEVICE_DATA_LIMIT
         self.data = data.to(model.device) if on_device else data
-        self.order = BatchOrder(len(data), options.batch_size, options.seed)
+        rank, world_size = (0, 1) if group is None else (group.rank, group.world_size)
+        self.order = BatchOrder(len(data), options.batch_size, options.seed, rank, world_size)
         self.total_steps = total_steps(options, self.order.batches_per_epoch)
         fixed = torch.randperm(len(data), generator=torch.Generator().manual_seed(options.seed))
         # a forecaster's samples are continuations of fixed sequences, not draws to check for collapse
@@ -120,14 +147,19 @@ class Trainer:
             raise UsageError(
                 f"the run is already at step {start_step}; pass --steps larger than that to train further"
             )
-        writer = _tensorboard_writer(self.run_dir)
-        bar = tqdm(total=self.total_steps, initial=start_step, disable=not opts.progress, unit="step", dynamic_ncols=True)
+        group = self.group
+        writer = _tensorboard_writer(self.run_dir) if self.main else None
+        bar = tqdm(total=self.total_steps, initial=start_step, disable=not (opts.progress and self.main), unit="step", dynamic_ncols=True)
         # per key: a GAN with n_critic > 1 reports its generator loss only on some steps
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         images_seen = 0
         interval_start = time.perf_counter()
         step, losses = start_step, {}
+        # Alone, Ctrl-C counts as soon as it comes; on several processes, from the end-of-step
+        # exchange on, so that every rank stops at the same step.
+        agreed_stop = False
+        stopping = (lambda: self._stop_requested) if group is None else (lambda: agreed_stop)
         restore_sigint = self._catch_sigint()
         try:
             for step in range(start_step + 1, self.total_steps + 1):
@@ -138,8 +170,14 @@ class Trainer:
                         images=batch.images.to(self.model.device, non_blocking=True),
                         labels=None if batch.labels is None else batch.labels.to(self.model.device),
                     )
+                if group is not None:
+                    group.step = step
+                    group.reseed(step)  # each rank's noise: a function of (seed, rank, step), so a resume continues it
                 with precision.autocast(opts.precision, self.model.device):
                     losses = self.model.train_step(batch, step)
+                if group is not None:
+                    # the global batch's losses; a non-finite one on any rank, or Ctrl-C, stops every rank here
+                    losses, agreed_stop = group.end_of_step(step, losses, self._stop_requested)
                 bad = guards.nonfinite_losses(losses)
                 if bad:
                     self._diverged(step, f"{bad[0]} = {losses[bad[0]]}", writer)
@@ -149,10 +187,10 @@ class Trainer:
                 for key, value in losses.items():
                     sums[key] = sums.get(key, 0.0) + float(value)
                     counts[key] = counts.get(key, 0) + 1
-                images_seen += batch.images.shape[0]
+                images_seen += batch.images.shape[0] * self.order.world_size
                 bar.update(1)
 
-                if step % opts.log_every == 0 or step == self.total_steps or self._stop_requested:
+                if step % opts.log_every == 0 or step == self.total_steps or stopping():
                     self._check_parameters(step, writer)
                     elapsed = time.perf_counter() - interval_start
                     entry = {
@@ -168,28 +206,39 @@ class Trainer:
                     interval_start = time.perf_counter()
                 if step % opts.sample_every == 0 or step == self.total_steps:
                     self.save_samples(step, writer)
-                if self._stop_requested:
+                if stopping():
                     break
                 if step % opts.checkpoint_every == 0 and step != self.total_steps:
                     self._check_parameters(step, writer)
-                    checkpoint.save(self.run_dir, self.model, step, keep=opts.keep_checkpoints)
+                    self._save_checkpoint(step)
         finally:
             restore_sigint()
             bar.close()
             if writer is not None:
                 writer.close()
         if step > start_step:
-            checkpoint.save(self.run_dir, self.model, step, keep=opts.keep_checkpoints)
-        return TrainResult(self.run_dir, step, self._stop_requested and step < self.total_steps, losses)
+            self._save_checkpoint(step)
+        return TrainResult(self.run_dir, step, stopping() and step < self.total_steps, losses, self.model)
+
+    def _save_checkpoint(self, step: int) -> None:
+        """Rank 0 saves; on several processes, once every rank's copy is checked to be the same."""
+        if self.group is not None:
+            self.group.check_replicas(self.model, step)
+        if self.main:
+            checkpoint.save(self.run_dir, self.model, step, keep=self.options.keep_checkpoints)
 
     def save_samples(self, step: int, writer: Any = None) -> Path:
+        """Draw the grid of ``step`` and write it (rank 0; every rank draws, as its forward may synchronise)."""
         path = self.run_dir / "samples" / f"step-{step:08d}.png"
         if isinstance(self.model, SequenceModel):
             # one row of truth, then one of the context continued by the model, per sequence
             context, target = forecast.split(self.preview, self.model.context_frames)
             prediction = self.model.predict(context, target.shape[1])
-            return save_grid(forecast.strip(self.preview.cpu(), prediction), path, nrow=self.preview.shape[1])
+            grid = forecast.strip(self.preview.cpu(), prediction)
+            return save_grid(grid, path, nrow=self.preview.shape[1]) if self.main else path
         images = self.model.sample(self.options.n_samples, seed=self.options.seed)
+        if not self.main:
+            return path
         for entry in self.watch.after_samples(step, images):
             if entry["event"] == "warning":
                 self._warn(entry, writer)
@@ -200,6 +249,8 @@ class Trainer:
     def _warn(self, entry: dict[str, Any], writer: Any) -> None:
         from tqdm.auto import tqdm
 
+        if not self.main:
+            return
         tqdm.write(f"warning: {entry['message']}", file=sys.stderr)
         self._log(entry, writer)
 
@@ -223,6 +274,8 @@ class Trainer:
         )
 
     def _log(self, entry: dict[str, Any], writer: Any) -> None:
+        if not self.main:
+            return
         with open(self.run_dir / runs.METRICS, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
         if writer is not None:
@@ -265,6 +318,76 @@ def _tensorboard_writer(run_dir: Path) -> Any:
     return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
 
+@dataclasses.dataclass
+class _Plan:
+    """A new run, checked and ready to build: what :func:`train` and :func:`check_train` share."""
+
+    plugin: Any
+    config: Any
+    dataset: str
+    data: ImageSet | SequenceSet
+    options: TrainOptions
+    total: int
+    device: torch.device
+
+
+def _plan(
+    name: str,
+    *,
+    dataset: str | None,
+    data_dir: str | Path | None,
+    split: str,
+    image_size: int | None,
+    channels: int | None,
+    download: bool,
+    overrides: list[str] | tuple[str, ...],
+    device: str | None,
+    options: TrainOptions,
+    world_size: int,
+    local_rank: int = 0,
+    local_world_size: int | None = None,
+) -> _Plan:
+    plugin = get_model(name)
+    config = config_module.apply_overrides(plugin.Config(), overrides)
+    dataset = dataset or plugin.default_dataset
+    data = load_dataset(dataset, split=split, data_dir=data_dir, image_size=image_size, channels=channels, download=download)
+    if plugin.conditional and data.labels is None:
+        raise UsageError(f"{name} is class-conditional but dataset {dataset!r} has no labels; pick a labelled dataset")
+    if data.spec.kind != plugin.data_kind:
+        hint = "use --dataset moving-digits" if plugin.data_kind == "sequences" else f"pick an image dataset such as {plugin.default_dataset}"
+        raise UsageError(f"{name} trains on {plugin.data_kind}, but dataset {dataset!r} gives {data.spec.kind}; {hint}")
+    options = dataclasses.replace(options, batch_size=options.batch_size or plugin.default_batch_size or DEFAULT_BATCH_SIZE)
+    torch_device = distributed.device_for(device, world_size, local_rank, local_world_size)
+    precision.check(options.precision, torch_device)
+    # Validate the step budget before anything is written to disk.
+    order = BatchOrder(len(data), options.batch_size, options.seed, world_size=world_size)
+    total = total_steps(options, order.batches_per_epoch)
+    return _Plan(plugin, config, dataset, data, options, total, torch_device)
+
+
+def check_train(
+    name: str,
+    *,
+    nproc: int,
+    sync_batchnorm: bool = False,
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    split: str = "train",
+    image_size: int | None = None,
+    channels: int | None = None,
+    download: bool = False,
+    overrides: list[str] | tuple[str, ...] = (),
+    device: str | None = "auto",
+    options: TrainOptions | None = None,
+) -> None:
+    """Refuse here, once, what :func:`train` would refuse on each of ``nproc`` processes (``zoo train --nproc``)."""
+    plan = _plan(
+        name, dataset=dataset, data_dir=data_dir, split=split, image_size=image_size, channels=channels, download=download,
+        overrides=overrides, device=device, options=options or TrainOptions(), world_size=nproc,
+    )  # fmt: skip
+    distributed.check_sync_batchnorm(sync_batchnorm, nproc, plan.device, lambda: plan.plugin.build(plan.config, plan.data.spec, "cpu"))
+
+
 def train(
     name: str,
     *,
@@ -280,34 +403,36 @@ def train(
     options: TrainOptions | None = None,
     on_start: Callable[[Path, ImageSet], None] | None = None,
     command: str | None = None,
+    sync_batchnorm: bool = False,
 ) -> TrainResult:
-    """Start a new run of model ``name`` (``zoo train``); ``command`` is recorded in the run."""
+    """Start a new run of model ``name`` (``zoo train``); ``command`` is recorded in the run.
+
+    Under torchrun (``WORLD_SIZE`` > 1) this process is one rank of a data-parallel run:
+    ``options.batch_size`` is its own batch, rank 0 alone writes the run and calls
+    ``on_start``, and ``sync_batchnorm`` turns the BatchNorm layers into SyncBatchNorm (CUDA).
+    """
     import zoo
 
     options = options or TrainOptions()
-    plugin = get_model(name)
-    config = config_module.apply_overrides(plugin.Config(), overrides)
-    dataset = dataset or plugin.default_dataset
-    data = load_dataset(dataset, split=split, data_dir=data_dir, image_size=image_size, channels=channels, download=download)
-    if plugin.conditional and data.labels is None:
-        raise UsageError(f"{name} is class-conditional but dataset {dataset!r} has no labels; pick a labelled dataset")
-    if data.spec.kind != plugin.data_kind:
-        hint = "use --dataset moving-digits" if plugin.data_kind == "sequences" else f"pick an image dataset such as {plugin.default_dataset}"
-        raise UsageError(f"{name} trains on {plugin.data_kind}, but dataset {dataset!r} gives {data.spec.kind}; {hint}")
-    options = dataclasses.replace(options, batch_size=options.batch_size or plugin.default_batch_size or DEFAULT_BATCH_SIZE)
-    torch_device = pick_device(device)
-    precision.check(options.precision, torch_device)
-    # Validate the step budget before anything is written to disk.
-    order = BatchOrder(len(data), options.batch_size, options.seed)
-    total = total_steps(options, order.batches_per_epoch)
+    size = distributed.world_size()
+    plan = _plan(
+        name, dataset=dataset, data_dir=data_dir, split=split, image_size=image_size, channels=channels, download=download,
+        overrides=overrides, device=device, options=options, world_size=size,
+        local_rank=distributed.env_int("LOCAL_RANK", 0), local_world_size=distributed.env_int("LOCAL_WORLD_SIZE", size),
+    )  # fmt: skip
+    options, data, torch_device = plan.options, plan.data, plan.device
     torch.manual_seed(options.seed)
-    model = plugin.build(config, data.spec, torch_device)
+    model = plan.plugin.build(plan.config, data.spec, torch_device)
+    distributed.check_sync_batchnorm(sync_batchnorm, size, torch_device, lambda: model)
+    training = {**dataclasses.asdict(options), "steps": plan.total, "epochs": options.epochs, "device": str(torch_device)}
+    if size > 1:
+        training |= {"world_size": size, "global_batch_size": options.batch_size * size, "sync_batchnorm": sync_batchnorm}
     record = {
         "model": name,
-        "plugin_version": plugin.version,
-        "config": config_module.to_dict(config),
+        "plugin_version": plan.plugin.version,
+        "config": config_module.to_dict(plan.config),
         "dataset": {
-            "name": dataset,
+            "name": plan.dataset,
             "split": data.split,
             "data_dir": str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None,
             "image_size": data.spec.height,
@@ -316,28 +441,43 @@ def train(
             "spec": dataclasses.asdict(data.spec),
             "note": data.note,
         },
-        "training": {**dataclasses.asdict(options), "steps": total, "epochs": options.epochs, "device": str(torch_device)},
+        "training": training,
         "seed": options.seed,
         "command": command,
         "zoo_version": zoo.__version__,
         "torch_version": torch.__version__,
     }
-    run_dir = runs.create(runs.runs_root(runs_dir), name, record)
-    if on_start is not None:
-        on_start(run_dir, data)
-    trainer = Trainer(model, data, run_dir, dataclasses.replace(options, steps=total, epochs=None))
-    return trainer.run(0)
+    group = distributed.start(torch_device, options.seed)
+    try:
+        if group is None:
+            run_dir = runs.create(runs.runs_root(runs_dir), name, record)
+        else:
+            # rank 0 makes the run directory; every rank learns where it is
+            run_dir = Path(group.broadcast(str(runs.create(runs.runs_root(runs_dir), name, record)) if group.is_main else None))
+        if on_start is not None and (group is None or group.is_main):
+            on_start(run_dir, data)
+        if group is not None:
+            distributed.prepare(model, group, sync_batchnorm)
+        trainer = Trainer(model, data, run_dir, dataclasses.replace(options, steps=plan.total, epochs=None), group)
+        return trainer.run(0)
+    finally:
+        if group is not None:
+            group.close()
 
 
-def resume(
-    run_dir: str | Path,
-    *,
-    steps: int | None = None,
-    device: str | None = "auto",
-    progress: bool = True,
-    name: str | None = None,
-) -> TrainResult:
-    """Continue a run from its newest checkpoint up to ``steps`` in total (``zoo train --resume``)."""
+def check_resume(
+    run_dir: str | Path, *, nproc: int, steps: int | None = None, device: str | None = "auto", name: str | None = None, sync_batchnorm: bool = False
+) -> None:
+    """Refuse here, once, what :func:`resume` would refuse on each of ``nproc`` processes (``zoo train --nproc --resume``)."""
+    torch_device = distributed.device_for(device, nproc)
+    record, *_ = _resume_plan(run_dir, steps=steps, progress=False, name=name)
+    distributed.check_sync_batchnorm(sync_batchnorm, nproc, torch_device, lambda: runs.build_from_record(record, "cpu")[2])
+
+
+def _resume_plan(
+    run_dir: str | Path, *, steps: int | None, progress: bool, name: str | None
+) -> tuple[dict[str, Any], TrainOptions, ImageSet | SequenceSet, int, Path]:
+    """The run's record, its options continued to ``steps``, its data, and its newest checkpoint."""
     run_dir = Path(run_dir).expanduser()
     record = runs.read_config(run_dir)
     if name is not None and record["model"] != name:
@@ -351,10 +491,48 @@ def resume(
     )
     if len(data) != info["size"]:
         raise ZooError(f"dataset {info['name']!r} now has {len(data)} examples, the run was trained on {info['size']}")
-    torch_device = pick_device(device)
+    step, folder = checkpoint.latest_checkpoint(run_dir)
+    if step >= total_steps(options, 1):
+        raise UsageError(f"the run is already at step {step}; pass --steps larger than that to train further")
+    return record, options, data, step, folder
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    steps: int | None = None,
+    device: str | None = "auto",
+    progress: bool = True,
+    name: str | None = None,
+    sync_batchnorm: bool = False,
+    on_start: Callable[[Path, int, int], None] | None = None,
+) -> TrainResult:
+    """Continue a run from its newest checkpoint up to ``steps`` in total (``zoo train --resume``).
+
+    Under torchrun every rank loads the checkpoint rank 0 picked (the run directory must be
+    reachable at the same path on every machine) and trains on as before. ``on_start(run_dir,
+    step, world_size)`` is called on rank 0 before the first step.
+    """
+    size = distributed.world_size()
+    torch_device = distributed.device_for(device, size, distributed.env_int("LOCAL_RANK", 0), distributed.env_int("LOCAL_WORLD_SIZE", size))
+    record, options, data, step, folder = _resume_plan(run_dir, steps=steps, progress=progress, name=name)
+    run_dir = Path(run_dir).expanduser()
     precision.check(options.precision, torch_device)
     _, _, model = runs.build_from_record(record, torch_device)
-    step, folder = checkpoint.latest_checkpoint(run_dir)
-    checkpoint.load_weights(model, folder)
-    checkpoint.load_training_state(model, folder)
-    return Trainer(model, data, run_dir, options).run(step)
+    distributed.check_sync_batchnorm(sync_batchnorm, size, torch_device, lambda: model)
+    group = distributed.start(torch_device, options.seed)
+    try:
+        if group is not None:
+            # the checkpoint rank 0 sees is the one every rank loads
+            chosen_dir, step, chosen_folder = group.broadcast((str(run_dir), step, str(folder)))
+            run_dir, folder = Path(chosen_dir), Path(chosen_folder)
+        checkpoint.load_weights(model, folder)
+        checkpoint.load_training_state(model, folder)
+        if on_start is not None and (group is None or group.is_main):
+            on_start(run_dir, step, size)
+        if group is not None:
+            distributed.prepare(model, group, sync_batchnorm)
+        return Trainer(model, data, run_dir, options, group).run(step)
+    finally:
+        if group is not None:
+            group.close()

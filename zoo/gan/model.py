@@ -51,6 +51,10 @@ class GANModel(Model):
     loss: ClassVar[str] = "nonsaturating"
     n_critic: ClassVar[int] = 1
     gradient_penalty: ClassVar[float] = 0.0
+    # Sampling deep-copies the generator (inference_generator), which replicate() forbids, and
+    # vaegan calls its discriminator's features()/score() rather than forward(), which replicate's
+    # hooks never see; the GAN step does nothing with gradients between backward and step.
+    data_parallel: ClassVar[str] = "optimizer"
 
     def __init__(
         self,

@@ -1,0 +1,50 @@
+"""Run under torchrun by tests/test_distributed.py: every rank trains tiny models through
+``zoo.trainer.train`` and writes the sha256 of its copy of the parameters, so the test can
+compare the ranks with each other and with rank 0's checkpoint.
+
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/ddp_worker.py OUT STEPS NAME [KEY=VALUE ...] [-- NAME ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from zoo import distributed
+from zoo.trainer import TrainOptions, train
+
+
+def main(out: Path, steps: int, specs: list[list[str]]) -> None:
+    # The process group is this script's, so train() joins it and leaves it open for the next model.
+    dist.init_process_group("gloo")
+    try:
+        for name, *overrides in specs:
+            options = TrainOptions(steps=steps, batch_size=16, log_every=2, sample_every=4, checkpoint_every=3, progress=False)
+            result = train(name, overrides=overrides, device="cpu", runs_dir=out / "runs", options=options)
+            report = {"run_dir": str(result.run_dir), "step": result.step, "digests": distributed.parameter_digests(result.model)}
+            (out / f"{name}-rank-{dist.get_rank()}.json").write_text(json.dumps(report))
+        # ranks at different points of a step meet in the same exchange and stop with one message
+        group = distributed.Group(dist.get_rank(), dist.get_world_size(), dist.get_rank(), torch.device("cpu"))
+        try:
+            group.exchange(f"place {dist.get_rank()}")
+            message = "no error"
+        except distributed.ProcessesDisagree as exc:
+            message = str(exc)
+        (out / f"disagree-rank-{dist.get_rank()}.txt").write_text(message)
+    finally:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    out, steps, rest = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+    specs: list[list[str]] = [[]]
+    for arg in rest:
+        if arg == "--":
+            specs.append([])
+        else:
+            specs[-1].append(arg)
+    main(out, steps, specs)
