@@ -36,6 +36,7 @@ HEADER_PX = 48
 GRID_PX = 512
 GRID_SAMPLES = 64
 GRID_SEED = 0
+FORECAST_SEQUENCES = 4
 
 CSS = f"""
 html, body {{ margin: 0; padding: 0; background: #fff; color: #222; font: 14px/1.45 system-ui, sans-serif; }}
@@ -103,13 +104,26 @@ def sample_grid(summary: RunSummary) -> tuple[bytes | None, str]:
             return None, "no samples: the run has no checkpoint and wrote no sample grid"
         return saved[-1].read_bytes(), f"the run has no checkpoint; this is the grid the trainer saved as samples/{saved[-1].name}"
 
+    import torch
     from torchvision.utils import save_image
 
     from zoo import runs
+    from zoo.contract import SequenceModel
 
     loaded = runs.load(summary.path, device="cpu")
-    images = loaded.sample(GRID_SAMPLES, seed=GRID_SEED)
     buffer = io.BytesIO()
+    if isinstance(loaded.model, SequenceModel):
+        # a forecaster draws nothing from noise: continue the first test sequences instead
+        from zoo import forecast
+
+        frames = loaded.data("test").batch(torch.arange(FORECAST_SEQUENCES)).images
+        prediction = loaded.model.predict(frames[:, : loaded.model.context_frames])
+        save_image(forecast.strip(frames, prediction), buffer, nrow=frames.shape[1], padding=2, format="png")
+        return buffer.getvalue(), (
+            f"the first {FORECAST_SEQUENCES} test sequences, each a row of truth above a row of its "
+            f"{loaded.model.context_frames} given frames continued by the checkpoint at step {loaded.step}"
+        )
+    images = loaded.sample(GRID_SAMPLES, seed=GRID_SEED)
     save_image(images, buffer, nrow=round(math.sqrt(GRID_SAMPLES)), padding=2, format="png")
     return buffer.getvalue(), f"{GRID_SAMPLES} samples drawn from the checkpoint at step {loaded.step}, seed {GRID_SEED}"
 

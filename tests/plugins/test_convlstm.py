@@ -170,3 +170,10 @@ def test_the_exported_forecaster_matches_pytorch_and_runs_without_torch(convlstm
     result = run_zoo_without_torch(tmp_path, "generate", onnx_file, "--input", tmp_path / "given.gif", "--out", out, "--device", "cpu")
     assert result.returncode == 0, result.stderr
     assert len(gif_frames(out)) == 20
+
+
+def test_report_shows_forecasts_of_test_sequences(convlstm_run, zoo_cli, tmp_path):
+    out = tmp_path / "report.html"
+    result = zoo_cli("report", "convlstm", "--runs-dir", str(convlstm_run), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "the first 4 test sequences, each a row of truth above a row of its 10 given frames" in out.read_text()
