@@ -21,7 +21,7 @@ def test_every_registered_model_conforms(name, check_name, tmp_path):
 
 
 def test_the_kit_covers_the_contract():
-    assert list(CHECKS) == ["registers", "config", "builds", "trains", "samples", "precision", "checkpoint", "exports"]
+    assert list(CHECKS) == ["registers", "config", "builds", "trains", "samples", "precision", "compiles", "checkpoint", "exports"]
 
 
 BROKEN = '''

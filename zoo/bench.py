@@ -59,9 +59,11 @@ def bench(
     train_steps: int = 10,
     min_seconds: float = 1.0,
     device: str = "auto",
+    compile: bool = False,
     log: Callable[[str], None] = lambda line: None,
 ) -> list[Row]:
-    from zoo import precision, runs
+    """The rows of the table; ``compile`` adds torch.compile rows (their warm-up compiles)."""
+    from zoo import compiling, precision, runs
     from zoo.datasets import load_dataset
     from zoo.device import pick_device
     from zoo.errors import UsageError
@@ -99,6 +101,12 @@ def bench(
             with torch.no_grad():
                 eager = images_per_second(lambda: graph.module(*inputs), batch, min_seconds)
             rows.append(Row("sampling", SAMPLING[0], batch, eager, "torch " + torch.__version__, 1.0))
+            if compile:
+                log(f"compiling the {graph_name} graph ...")
+                compiled_module = torch.compile(graph.module)
+                with torch.no_grad():
+                    speed = images_per_second(lambda: compiled_module(*inputs), batch, min_seconds)
+                rows.append(Row("sampling", "pytorch compiled fp32", batch, speed, "torch.compile (inductor)", speed / eager))
             for what in SAMPLING[1:]:
                 session = sessions[what]
                 if isinstance(session, str):
@@ -113,15 +121,21 @@ def bench(
     batch = train_batch or loaded.record["training"].get("batch_size") or 64
     batch = min(batch, len(data))
     fp32_speed = None
-    for what in precision.PRECISIONS:
+    variants = [(p, False) for p in precision.PRECISIONS] + ([("fp32", True)] if compile else [])
+    for what, compiled in variants:
+        label = f"{what} + compile" if compiled else what
         try:
             precision.check(what, train_device)
+            if compiled:
+                compiling.check(train_device)
         except UsageError as exc:
-            rows.append(Row("training", what, batch, None, str(exc).removeprefix(f"--precision {what}: ")))
+            rows.append(Row("training", label, batch, None, str(exc).removeprefix(f"--precision {what}: ")))
             continue
-        log(f"training in {what} ...")
+        log(f"training in {label} ...")
         torch.manual_seed(0)
         _, _, model = runs.build_from_record(loaded.record, train_device)
+        if compiled:
+            compiling.compile_modules(model)
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
         step = 0
 
@@ -138,7 +152,7 @@ def bench(
 
         speed = images_per_second(one_step, batch, min_seconds, warmup=2, min_calls=train_steps)
         fp32_speed = fp32_speed or speed
-        rows.append(Row("training", what, batch, speed, str(train_device), speed / fp32_speed))
+        rows.append(Row("training", label, batch, speed, str(train_device), speed / fp32_speed))
     return rows
 
 

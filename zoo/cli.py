@@ -168,6 +168,7 @@ def info_command(name: str, as_json: bool) -> None:
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="Convert images to 1 or 3 channels.")
 @click.option("--steps", type=int, default=None, help="Total optimisation steps [default: 2000].")
 @click.option("--epochs", type=int, default=None, help="Train for this many passes over the data instead.")
+@click.option("--compile", "compile_modules", is_flag=True, help="torch.compile the model's modules (slow first steps; measure with zoo bench --compile).")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="bf16: autocast, where the hardware has native bf16.")
 @click.option("--batch-size", type=int, default=None, help="Examples per step [default: the model's, else 64].")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config field (repeatable); see zoo info NAME.")
@@ -198,7 +199,7 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
             f"--{k.replace('_', '-')}"
             for k in ("dataset", "data_dir", "image_size", "channels", "epochs")
             if kw[k] is not None
-        ] + (["--set"] if kw["overrides"] else []) + (["--precision"] if kw["precision"] != "fp32" else [])
+        ] + (["--set"] if kw["overrides"] else []) + (["--precision"] if kw["precision"] != "fp32" else []) + (["--compile"] if kw["compile_modules"] else [])
         if given:
             raise UsageError(f"{', '.join(given)} cannot be combined with --resume: a resumed run keeps its settings")
         if nproc is not None:
@@ -229,6 +230,7 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
             checkpoint_every=kw["checkpoint_every"],
             progress=progress,
             precision=kw["precision"],
+            compile=kw["compile_modules"],
         )
 
         data_options = dict(
@@ -476,9 +478,10 @@ def generate_command(file: str, n: int, seed: int | None, label: int | None, inp
 @click.option("--train-batch", type=int, default=None, help="Training batch [default: the run's].")
 @click.option("--train-steps", type=int, default=10, show_default=True, help="Timed training steps per precision (after 2 warm-up steps).")
 @click.option("--seconds", "min_seconds", type=float, default=1.0, show_default=True, help="Least time spent timing each sampling row.")
+@click.option("--compile", "compile_", is_flag=True, help="Add torch.compile rows (compiling takes a while).")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when it works, else CPU), cpu or cuda.")
 @runs_dir_option
-def bench_command(name: str, run: str, batch_list: str, train_batch: int | None, train_steps: int, min_seconds: float, device: str, runs_dir: str | None) -> None:
+def bench_command(name: str, run: str, batch_list: str, train_batch: int | None, train_steps: int, min_seconds: float, compile_: bool, device: str, runs_dir: str | None) -> None:
     """Images/s of a trained model on this machine: sampling in PyTorch and from each ONNX
     variant (fp32, optimised, fp16, int8), and training in each precision, with ratios."""
     import torch
@@ -504,6 +507,7 @@ def bench_command(name: str, run: str, batch_list: str, train_batch: int | None,
         train_steps=train_steps,
         min_seconds=min_seconds,
         device=device,
+        compile=compile_,
         log=lambda line: click.echo(line, err=True),
     )
     click.echo(f"zoo bench {name}: {torch.get_num_threads()} CPU threads, torch {torch.__version__}")

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import torch
 
-from zoo import checkpoint, distributed, forecast, guards, precision, runs
+from zoo import checkpoint, compiling, distributed, forecast, guards, precision, runs
 from zoo import config as config_module
 from zoo.contract import Model, SequenceModel
 from zoo.datasets import load_dataset
@@ -64,6 +64,8 @@ class TrainOptions:
     """Warn when the samples' mean pairwise distance falls below this fraction of the data's."""
     precision: str = "fp32"
     """``fp32`` or ``bf16`` (autocast), see :mod:`zoo.precision`."""
+    compile: bool = False
+    """torch.compile the model's modules in place (:mod:`zoo.compiling`)."""
 
 
 @dataclasses.dataclass
@@ -122,6 +124,8 @@ class Trainer:
         """``group``: this process's rank in a data-parallel run (see :func:`zoo.distributed.prepare`), None alone."""
         options = dataclasses.replace(options, batch_size=options.batch_size or DEFAULT_BATCH_SIZE)
         self.model, self.run_dir, self.options, self.group = model, run_dir, options, group
+        if options.compile:
+            compiling.compile_modules(model)
         self.main = group is None or group.is_main
         on_device = model.device.type != "cpu" and data.nbytes <= DEVICE_DATA_LIMIT
         self.data = data.to(model.device) if on_device else data
@@ -297,6 +301,14 @@ class Trainer:
         return lambda: signal.signal(signal.SIGINT, previous)
 
 
+def _check_compile(options: TrainOptions, device: torch.device, world_size: int) -> None:
+    if not options.compile:
+        return
+    if world_size > 1:
+        raise UsageError("--compile with several processes is not supported yet; train on one process, or drop --compile")
+    compiling.check(device)
+
+
 def total_steps(options: TrainOptions, batches_per_epoch: int) -> int:
     if options.steps is not None and options.epochs is not None:
         raise UsageError("give --steps or --epochs, not both")
@@ -359,6 +371,7 @@ def _plan(
     options = dataclasses.replace(options, batch_size=options.batch_size or plugin.default_batch_size or DEFAULT_BATCH_SIZE)
     torch_device = distributed.device_for(device, world_size, local_rank, local_world_size)
     precision.check(options.precision, torch_device)
+    _check_compile(options, torch_device, world_size)
     # Validate the step budget before anything is written to disk.
     order = BatchOrder(len(data), options.batch_size, options.seed, world_size=world_size)
     total = total_steps(options, order.batches_per_epoch)
@@ -518,6 +531,7 @@ def resume(
     record, options, data, step, folder = _resume_plan(run_dir, steps=steps, progress=progress, name=name)
     run_dir = Path(run_dir).expanduser()
     precision.check(options.precision, torch_device)
+    _check_compile(options, torch_device, size)
     _, _, model = runs.build_from_record(record, torch_device)
     distributed.check_sync_batchnorm(sync_batchnorm, size, torch_device, lambda: model)
     group = distributed.start(torch_device, options.seed)
