@@ -31,6 +31,8 @@ def test_bench_prints_every_variant_with_its_speed_or_its_reason(dcgan_run, zoo_
         assert "GPU only" in rows[("onnx fp16", batch)]
     assert rows[("fp32", 32)].split()[1] == "1.00x", "training at the run's batch, fp32 the reference"
     assert "gradient scaler" in rows[("fp16", 32)]
+    speed, ratio = rows[("fp32 + channels_last", 32)].split()[:2]
+    assert float(speed) > 0 and ratio.endswith("x")
 
 
 def test_bad_batch_lists_are_one_line_errors(dcgan_run, zoo_cli):

@@ -41,3 +41,25 @@ def test_compile_is_refused_in_one_line_where_it_cannot_run(runs_dir, zoo_cli, t
     result = zoo_cli("train", "dcgan", "--compile", "--steps", "1")
     assert_one_line_error(result, 2, "--compile on a CPU needs a C++ compiler")
     assert not runs_dir.exists()
+
+
+def test_channels_last_training_keeps_the_weights_loadable_and_reports_itself(runs_dir, zoo_cli, tmp_path):
+    result = zoo_cli("train", "dcgan", *TINY_DCGAN, "--channels-last", "--steps", "3", "--batch-size", "16", "--no-progress")
+    assert result.exit_code == 0, result.output
+    (run,) = (runs_dir / "dcgan").iterdir()
+    assert '"channels_last": true' in (run / "config.json").read_text()
+    result = zoo_cli("sample", "dcgan", "-n", "4", "--seed", "0", "--out", str(tmp_path / "s.png"))
+    assert result.exit_code == 0, result.output
+
+
+def test_channels_last_reorders_four_dimensional_weights_and_image_batches_only():
+    from zoo.testing import Subject
+
+    model = Subject("convlstm", None).build()
+    compiling.to_channels_last(model)
+    weights = [p for p in model.network.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    images = torch.rand(2, 3, 8, 8)
+    assert compiling.channels_last_batch(images).is_contiguous(memory_format=torch.channels_last)
+    sequences = torch.rand(2, 5, 1, 8, 8)
+    assert compiling.channels_last_batch(sequences) is sequences

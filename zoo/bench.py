@@ -121,9 +121,10 @@ def bench(
     batch = train_batch or loaded.record["training"].get("batch_size") or 64
     batch = min(batch, len(data))
     fp32_speed = None
-    variants = [(p, False) for p in precision.PRECISIONS] + ([("fp32", True)] if compile else [])
-    for what, compiled in variants:
-        label = f"{what} + compile" if compiled else what
+    variants = [(p, "") for p in precision.PRECISIONS] + [("fp32", "channels_last")] + ([("fp32", "compile")] if compile else [])
+    for what, option in variants:
+        label = f"{what} + {option}" if option else what
+        compiled = option == "compile"
         try:
             precision.check(what, train_device)
             if compiled:
@@ -136,6 +137,8 @@ def bench(
         _, _, model = runs.build_from_record(loaded.record, train_device)
         if compiled:
             compiling.compile_modules(model)
+        if option == "channels_last":
+            compiling.to_channels_last(model)
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
         step = 0
 
@@ -144,7 +147,9 @@ def bench(
             index = order[(step * batch) % (len(data) - batch + 1) :][:batch]
             step += 1
             images = data.batch(index)
-            images = dataclasses.replace(images, images=images.images.to(train_device), labels=None if images.labels is None else images.labels.to(train_device))
+            pixels = images.images.to(train_device)
+            pixels = compiling.channels_last_batch(pixels) if option == "channels_last" else pixels
+            images = dataclasses.replace(images, images=pixels, labels=None if images.labels is None else images.labels.to(train_device))
             with precision.autocast(what, train_device):
                 model.train_step(images, step)
             if train_device.type == "cuda":

@@ -1,4 +1,7 @@
-"""``--compile``: torch.compile of a model's modules, in place.
+"""Layout and compilation of a model's modules, in place: ``--channels-last`` and ``--compile``.
+
+``channels_last`` stores every 4-D weight, and each batch of images, in NHWC order, which
+oneDNN's and cuDNN's convolutions prefer; a model's outputs are the same up to rounding.
 
 ``nn.Module.compile`` swaps a module's call for the compiled one without wrapping it, so the
 plugin's own calls (``self.generator(z)``) run compiled and ``state_dict`` keys, and with them
@@ -25,6 +28,21 @@ def check(device: "torch.device") -> None:
     """Refuse ``--compile`` in one line where inductor cannot build its kernels."""
     if device.type == "cpu" and not any(shutil.which(name) for name in COMPILERS):
         raise UsageError("--compile on a CPU needs a C++ compiler (g++ or clang++) for torch.compile's kernels; install one or drop --compile")
+
+
+def to_channels_last(model: "Model") -> None:
+    """Every module of ``model`` in channels-last memory format (4-D tensors only)."""
+    import torch
+
+    for module in model.modules.values():
+        module.to(memory_format=torch.channels_last)
+
+
+def channels_last_batch(images: "torch.Tensor") -> "torch.Tensor":
+    """A batch of images ``(N, C, H, W)`` in channels-last order; sequences are left as they are."""
+    import torch
+
+    return images.contiguous(memory_format=torch.channels_last) if images.dim() == 4 else images
 
 
 def compile_modules(model: "Model", backend: str = "inductor") -> list[str]:

@@ -15,7 +15,8 @@ The checks, in order: the plugin registers and loads; its config has a default a
 every field; it builds for each of its ``example_shapes``; a few training steps on real images
 give finite float losses that change; the same seed gives the same samples of the declared
 shape and range, and different seeds differ; training under bf16 autocast stays finite;
-torch.compile changes no loss or sample; a checkpoint round trip reproduces the samples;
+torch.compile and channels-last order change no loss or sample; a checkpoint round trip
+reproduces the samples;
 every declared graph exports to ONNX, passes the parity check and runs through the torch-free
 runtime. A sequence plugin (``data_kind = "sequences"``) trains on ``moving-digits`` sequences,
 and its sample checks call ``predict`` on their first frames instead of ``sample``.
@@ -240,27 +241,36 @@ def check_precision(subject: Subject) -> None:
 @check
 def check_compiles(subject: Subject) -> None:
     """Under torch.compile (dynamo's graph capture, run with the eager backend so the check is
-    quick), training and sampling give what the uncompiled model gives."""
+    quick), and with channels-last weights and images, training and sampling give what the
+    plain model gives (up to rounding)."""
+    from zoo.compiling import channels_last_batch, compile_modules, to_channels_last
+
+    compiled = subject.build()
+    compile_modules(compiled, backend="eager")
+    _same_as_plain(subject, compiled, "compiled", subject.batches(n=8)[:2])
+    reordered = subject.build()
+    to_channels_last(reordered)
+    batches = [Batch(channels_last_batch(b.images), b.labels) for b in subject.batches(n=8)[:2]]
+    _same_as_plain(subject, reordered, "in channels-last order", batches)
+
+
+def _same_as_plain(subject: Subject, variant: Model, what: str, batches: list[Batch]) -> None:
     import torch
 
-    from zoo.compiling import compile_modules
-
-    plain, compiled = subject.build(), subject.build()
-    compile_modules(compiled, backend="eager")
-    batches = subject.batches(n=8)[:2]
+    plain = subject.build()
     for step, batch in enumerate(batches, start=1):
         torch.manual_seed(step)
         expected = plain.train_step(batch, step)
         torch.manual_seed(step)
-        got = compiled.train_step(batch, step)
+        got = variant.train_step(batch, step)
         for key in expected:
-            expect(math.isclose(expected[key], got[key], rel_tol=1e-4, abs_tol=1e-5), f"compiled, loss {key!r} is {got[key]!r} at step {step}, not {expected[key]!r}")
+            expect(math.isclose(expected[key], got[key], rel_tol=1e-3, abs_tol=1e-4), f"{what}, loss {key!r} is {got[key]!r} at step {step}, not {expected[key]!r}")
     if isinstance(plain, SequenceModel):
-        context = batches[0].images[:, : plain.context_frames]
-        same = torch.allclose(plain.predict(context), compiled.predict(context), atol=1e-5)
+        context = batches[0].images[:, : plain.context_frames].contiguous()
+        same = torch.allclose(plain.predict(context), variant.predict(context), atol=1e-4)
     else:
-        same = torch.allclose(plain.sample(2, seed=0), compiled.sample(2, seed=0), atol=1e-5)
-    expect(same, "the compiled model draws different outputs")
+        same = torch.allclose(plain.sample(2, seed=0), variant.sample(2, seed=0), atol=1e-4)
+    expect(same, f"{what}, the model draws different outputs")
 
 
 @check

@@ -66,6 +66,8 @@ class TrainOptions:
     """``fp32`` or ``bf16`` (autocast), see :mod:`zoo.precision`."""
     compile: bool = False
     """torch.compile the model's modules in place (:mod:`zoo.compiling`)."""
+    channels_last: bool = False
+    """Weights and image batches in channels-last memory format (:mod:`zoo.compiling`)."""
 
 
 @dataclasses.dataclass
@@ -124,6 +126,8 @@ class Trainer:
         """``group``: this process's rank in a data-parallel run (see :func:`zoo.distributed.prepare`), None alone."""
         options = dataclasses.replace(options, batch_size=options.batch_size or DEFAULT_BATCH_SIZE)
         self.model, self.run_dir, self.options, self.group = model, run_dir, options, group
+        if options.channels_last:
+            compiling.to_channels_last(model)
         if options.compile:
             compiling.compile_modules(model)
         self.main = group is None or group.is_main
@@ -177,6 +181,8 @@ class Trainer:
                 if group is not None:
                     group.step = step
                     group.reseed(step)  # each rank's noise: a function of (seed, rank, step), so a resume continues it
+                if opts.channels_last:
+                    batch = dataclasses.replace(batch, images=compiling.channels_last_batch(batch.images))
                 with precision.autocast(opts.precision, self.model.device):
                     losses = self.model.train_step(batch, step)
                 if group is not None:
