@@ -2,7 +2,10 @@
 ``zoo.trainer.train`` and writes the sha256 of its copy of the parameters, so the test can
 compare the ranks with each other and with rank 0's checkpoint.
 
-    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/ddp_worker.py OUT STEPS NAME [KEY=VALUE ...] [-- NAME ...]
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/ddp_worker.py OUT STEPS NAME[@PRECISION] [KEY=VALUE ...] [-- ...]
+
+Each NAME[@PRECISION] trains into its own runs folder, OUT/NAME[@PRECISION]/runs. fp16 trains
+here although this CPU emulates it (slowly, with the same numbers as native fp16).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from zoo import distributed
+from zoo import distributed, precision
 from zoo.trainer import TrainOptions, train
 
 
@@ -22,11 +25,15 @@ def main(out: Path, steps: int, specs: list[list[str]]) -> None:
     # The process group is this script's, so train() joins it and leaves it open for the next model.
     dist.init_process_group("gloo")
     try:
-        for name, *overrides in specs:
-            options = TrainOptions(steps=steps, batch_size=16, log_every=2, sample_every=4, checkpoint_every=3, progress=False)
-            result = train(name, overrides=overrides, device="cpu", runs_dir=out / "runs", options=options)
+        precision.native_fp16 = lambda device: True
+        for label, *overrides in specs:
+            name, _, mode = label.partition("@")
+            options = TrainOptions(
+                steps=steps, batch_size=16, log_every=2, sample_every=4, checkpoint_every=3, progress=False, precision=mode or "fp32"
+            )
+            result = train(name, overrides=overrides, device="cpu", runs_dir=out / label / "runs", options=options)
             report = {"run_dir": str(result.run_dir), "step": result.step, "digests": distributed.parameter_digests(result.model)}
-            (out / f"{name}-rank-{dist.get_rank()}.json").write_text(json.dumps(report))
+            (out / f"{label}-rank-{dist.get_rank()}.json").write_text(json.dumps(report))
         # ranks at different points of a step meet in the same exchange and stop with one message
         group = distributed.Group(dist.get_rank(), dist.get_world_size(), dist.get_rank(), torch.device("cpu"))
         try:

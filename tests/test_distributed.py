@@ -1,8 +1,9 @@
 """Data-parallel training: two real CPU processes with gloo under torchrun, no mocks.
 
 One torchrun launch of ``ddp_worker.py`` trains a tiny dcgan (gradients averaged by an
-optimizer step pre-hook) and a tiny vae (by ``replicate``'s DDP hooks) on two processes; the
-resume test goes through ``zoo train --nproc 2``, which starts torchrun itself.
+optimizer step pre-hook) and a tiny vae (by ``replicate``'s DDP hooks) on two processes, in
+fp32 and in fp16 (where the dcgan's averaging moves ahead of the loss scaler's overflow check);
+the resume test goes through ``zoo train --nproc 2``, which starts torchrun itself.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from zoo.trainer import BatchOrder
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 STEPS = 8
-MODELS = {
+TINY = {
     "dcgan": ("generator_width=8", "discriminator_width=8", "latent_dim=16"),
     "vae": ("width=8", "hidden=32", "latent_dim=8"),
 }
-TINY_SET = [a for value in MODELS["dcgan"] for a in ("--set", value)]
+MODELS = {**TINY, "dcgan@fp16": TINY["dcgan"], "vae@fp16": TINY["vae"]}
+"""What the worker trains, as NAME[@PRECISION]: each into its own runs folder."""
+TINY_SET = [a for value in TINY["dcgan"] for a in ("--set", value)]
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +44,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def report(out: Path, name: str, rank: int) -> dict:
-    return json.loads((out / f"{name}-rank-{rank}.json").read_text())
+def report(out: Path, label: str, rank: int) -> dict:
+    return json.loads((out / f"{label}-rank-{rank}.json").read_text())
 
 
 def digests_at(run_dir: Path, folder: Path) -> dict[str, str]:
@@ -51,14 +54,15 @@ def digests_at(run_dir: Path, folder: Path) -> dict[str, str]:
     return distributed.parameter_digests(model)
 
 
-@pytest.mark.parametrize("name", list(MODELS))
-def test_two_processes_end_with_the_same_parameters_and_one_run_directory(trained: Path, name: str) -> None:
-    first, second = report(trained, name, 0), report(trained, name, 1)
+@pytest.mark.parametrize("label", list(MODELS))
+def test_two_processes_end_with_the_same_parameters_and_one_run_directory(trained: Path, label: str) -> None:
+    name, _, mode = label.partition("@")
+    first, second = report(trained, label, 0), report(trained, label, 1)
     assert first["step"] == second["step"] == STEPS
     assert first["digests"] == second["digests"], "the ranks' parameters differ after training"
     run_dir = Path(first["run_dir"])
     assert second["run_dir"] == str(run_dir), "every rank knows rank 0's run directory"
-    assert [p.name for p in (trained / "runs" / name).iterdir()] == [run_dir.name], "exactly one run folder"
+    assert [p.name for p in (trained / label / "runs" / name).iterdir()] == [run_dir.name], "exactly one run folder"
 
     # rank 0's checkpoints: the last holds the parameters every rank ended with; training moved them
     saved = checkpoint.list_checkpoints(run_dir)
@@ -69,8 +73,10 @@ def test_two_processes_end_with_the_same_parameters_and_one_run_directory(traine
     record = runs.read_config(run_dir)
     training = record["training"]
     assert (training["batch_size"], training["world_size"], training["global_batch_size"]) == (16, 2, 32)
+    assert training["precision"] == (mode or "fp32")
     lines = [json.loads(line) for line in (run_dir / runs.METRICS).read_text().splitlines()]
     assert [m["step"] for m in lines if "event" not in m] == [2, 4, 6, 8], "one metrics line per logged step"
+    assert all(("loss_scale" in m) == (mode == "fp16") for m in lines if "event" not in m)
     assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["step-00000004.png", "step-00000008.png"]
     assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 1
 

@@ -41,6 +41,19 @@ class TensorLossModel(DCGANModel):
         return {k: torch.tensor(v) for k, v in losses.items()}
 
 
+class PlainBackwardModel(DCGANModel):
+    def backward(self, loss, **kwargs):
+        loss.backward(**kwargs)  # past the loss scaler, though the plugin lists fp16
+
+
+class GeneratorStepsAloneModel(DCGANModel):
+    def optimizer_step(self, optimizer):
+        if optimizer is self.opt_g:
+            optimizer.step()  # past the loss scaler: an overflowing step is taken anyway
+            return True
+        return super().optimizer_step(optimizer)
+
+
 class Unseeded(DCGAN):
     name = "thirdparty-unseeded"
 
@@ -53,6 +66,20 @@ class TensorLoss(DCGAN):
 
     def build(self, config, data, device="cpu"):
         return TensorLossModel(config, data, device)
+
+
+class PlainBackward(DCGAN):
+    name = "thirdparty-plain-backward"
+
+    def build(self, config, data, device="cpu"):
+        return PlainBackwardModel(config, data, device)
+
+
+class GeneratorStepsAlone(DCGAN):
+    name = "thirdparty-generator-steps-alone"
+
+    def build(self, config, data, device="cpu"):
+        return GeneratorStepsAloneModel(config, data, device)
 '''
 
 
@@ -64,6 +91,8 @@ def broken_plugins(tmp_path, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-broken-kit\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
         "[zoo.models]\nthirdparty-unseeded = thirdparty_kit:Unseeded\nthirdparty-tensor-loss = thirdparty_kit:TensorLoss\n"
+        "thirdparty-plain-backward = thirdparty_kit:PlainBackward\n"
+        "thirdparty-generator-steps-alone = thirdparty_kit:GeneratorStepsAlone\n"
     )
     (site / "thirdparty_kit.py").write_text(textwrap.dedent(BROKEN))
     monkeypatch.syspath_prepend(str(site))
@@ -80,6 +109,18 @@ def test_the_kit_fails_a_plugin_whose_samples_ignore_the_seed(broken_plugins, tm
 def test_the_kit_fails_a_plugin_returning_tensor_losses(broken_plugins, tmp_path):
     with pytest.raises(ConformanceError, match="check 'trains' failed: loss 'loss_d' is a Tensor, not a float"):
         check_plugin("thirdparty-tensor-loss", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("thirdparty-plain-backward", "trained a step in fp16 without any backward pass through the loss scaler"),
+        ("thirdparty-generator-steps-alone", "module 'generator' still changed: an optimizer step bypasses self.optimizer_step"),
+    ],
+)
+def test_the_kit_fails_a_plugin_listing_fp16_whose_updates_bypass_the_loss_scaler(broken_plugins, tmp_path, name, fragment):
+    with pytest.raises(ConformanceError, match=f"check 'precision' failed: .*{fragment}"):
+        check_plugin(name, tmp_path, only=["precision"])
 
 
 def test_trained_subjects_have_moved_every_module_even_with_n_critic(tmp_path):

@@ -67,6 +67,7 @@ def bench(
     from zoo.datasets import load_dataset
     from zoo.device import pick_device
     from zoo.errors import UsageError
+    from zoo.models import get_model
     from zoo.export import export_run
     from zoo.runtime import OnnxGenerator
 
@@ -126,7 +127,7 @@ def bench(
         label = f"{what} + {option}" if option else what
         compiled = option == "compile"
         try:
-            precision.check(what, train_device)
+            precision.check(what, train_device, get_model(name))
             if compiled:
                 compiling.check(train_device)
         except UsageError as exc:
@@ -135,6 +136,7 @@ def bench(
         log(f"training in {label} ...")
         torch.manual_seed(0)
         _, _, model = runs.build_from_record(loaded.record, train_device)
+        precision.attach(model, what)
         if compiled:
             compiling.compile_modules(model)
         if option == "channels_last":
@@ -150,8 +152,7 @@ def bench(
             pixels = images.images.to(train_device)
             pixels = compiling.channels_last_batch(pixels) if option == "channels_last" else pixels
             images = dataclasses.replace(images, images=pixels, labels=None if images.labels is None else images.labels.to(train_device))
-            with precision.autocast(what, train_device):
-                model.train_step(images, step)
+            precision.train_step(model, images, step, what)
             if train_device.type == "cuda":
                 torch.cuda.synchronize()
 

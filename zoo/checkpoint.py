@@ -103,6 +103,8 @@ def load_training_state(model: Model, folder: Path) -> int:
         if saved is None:
             raise ZooError(f"{path} has no state for optimizer {name!r}: the checkpoint belongs to another model")
         optimizer.load_state_dict(_optimizer_state_dict(optimizer, name, saved, tensors, model.device))
+    if model.loss_scaler is not None and "loss_scale" in state:
+        model.loss_scaler.load_state_dict(state["loss_scale"])
     torch.set_rng_state(tensors["rng.cpu"])
     if torch.cuda.is_available():
         cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
@@ -163,7 +165,10 @@ def _training_state(model: Model) -> tuple[dict[str, torch.Tensor], dict[str, An
         json.dumps(optimizers)
     except TypeError as exc:
         raise ZooError(f"optimizer state cannot be stored as JSON ({exc}); keep hyperparameters plain numbers") from None
-    return tensors, {"optimizers": optimizers}
+    state: dict[str, Any] = {"optimizers": optimizers}
+    if model.loss_scaler is not None:
+        state["loss_scale"] = model.loss_scaler.state_dict()
+    return tensors, state
 
 
 def _optimizer_state_dict(

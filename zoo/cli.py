@@ -170,7 +170,7 @@ def info_command(name: str, as_json: bool) -> None:
 @click.option("--epochs", type=int, default=None, help="Train for this many passes over the data instead.")
 @click.option("--channels-last", is_flag=True, help="Weights and image batches in channels-last memory format (often faster convolutions; measure with zoo bench).")
 @click.option("--compile", "compile_modules", is_flag=True, help="torch.compile the model's modules (slow first steps; measure with zoo bench --compile).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="bf16: autocast, where the hardware has native bf16.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="bf16 or fp16: autocast, where the hardware computes in it natively; fp16 with loss scaling.")
 @click.option("--batch-size", type=int, default=None, help="Examples per step [default: the model's, else 64].")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config field (repeatable); see zoo info NAME.")
 @click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")

@@ -17,7 +17,11 @@ The built :class:`Model` implements the other two verbs:
     One update. The trainer calls it once per step with a batch of images in [0, 1]; the
     model runs as many forward/backward/optimizer steps as its method needs (a GAN updates
     its discriminator and then its generator, a VAE takes one step) and returns its losses
-    as plain floats.
+    as plain floats. A model that calls ``self.backward(loss)`` and
+    ``self.optimizer_step(optimizer)`` rather than ``loss.backward()`` and
+    ``optimizer.step()`` (and ``self.unscale_gradients(optimizer)`` before clipping) can
+    train in fp16, which needs a loss scaler between them; its plugin then lists ``"fp16"``
+    in ``precisions``.
 ``sample(n, seed=None, label=None) -> Tensor``
     ``n`` images in [0, 1], shaped ``(n, C, H, W)``. The same seed gives the same images.
 
@@ -66,6 +70,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+    from zoo.precision import LossScaler
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,6 +216,32 @@ class Model(ABC):
     def export_graphs(self) -> dict[str, ExportGraph]:
         """The graphs an exporter can write, by name (``"generator"`` first)."""
 
+    # -- updates: through these, zoo can scale the losses for fp16 training --------------
+
+    loss_scaler: "LossScaler | None" = None
+    """Set by the trainer for ``--precision fp16`` (:class:`zoo.precision.LossScaler`); None otherwise."""
+
+    def backward(self, loss: "torch.Tensor", **kwargs: Any) -> None:
+        """``loss.backward(**kwargs)``; in fp16, of the loss times the loss scale."""
+        if self.loss_scaler is None:
+            loss.backward(**kwargs)
+        else:
+            self.loss_scaler.backward(loss, **kwargs)
+
+    def unscale_gradients(self, optimizer: "torch.optim.Optimizer") -> None:
+        """Call before reading or changing the gradients of ``optimizer``'s parameters (clipping
+        them): in fp16 they are multiplied by the loss scale until then. Otherwise a no-op."""
+        if self.loss_scaler is not None:
+            self.loss_scaler.unscale(optimizer)
+
+    def optimizer_step(self, optimizer: "torch.optim.Optimizer") -> bool:
+        """``optimizer.step()``; in fp16 the step is skipped when the gradients overflowed (and
+        the scale lowered). Returns whether the step was taken."""
+        if self.loss_scaler is None:
+            optimizer.step()
+            return True
+        return self.loss_scaler.step(optimizer)
+
     def noise_generator(self, seed: int | None) -> "torch.Generator":
         """A CPU generator for sampling, so a seed gives the same images on every device."""
         import torch
@@ -319,6 +351,11 @@ class Plugin(ABC):
     default_batch_size: ClassVar[int | None] = None
     """The batch ``zoo train`` uses when ``--batch-size`` is not given; None: the trainer's 64.
     A plugin whose examples are costly (a sequence of 20 frames) sets a smaller one."""
+    precisions: ClassVar[tuple[str, ...]] = ("fp32", "bf16")
+    """The ``--precision`` values the plugin trains in. bf16 autocast needs nothing from it; list
+    ``"fp16"`` once every backward pass and optimizer step goes through :meth:`Model.backward`
+    and :meth:`Model.optimizer_step` (and clipping follows :meth:`Model.unscale_gradients`),
+    since fp16 needs a loss scaler between them."""
     example_shapes: ClassVar[tuple[tuple[int, int, int], ...]] = ((1, 16, 16),)
     """Image shapes ``(C, H, W)`` the plugin builds for; the conformance kit builds each, and
     trains, samples and exports the first."""

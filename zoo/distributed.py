@@ -328,6 +328,11 @@ def prepare(model: "Model", group: Group, sync_batchnorm: bool = False) -> None:
             state = replicate.state(module)
             if getattr(state, "_init_args", None):
                 state.lazy_init()
+    elif model.loss_scaler is not None:
+        # fp16: average the scaled gradients before the scaler looks for overflows, so that
+        # every rank finds the same ones and skips the same steps
+        hooks = {id(optimizer): _averaging_hook(group, name) for name, optimizer in model.optimizers.items()}
+        model.loss_scaler.before_unscale = lambda optimizer: hooks[id(optimizer)](optimizer, (), {})
     else:
         for name, optimizer in model.optimizers.items():
             group._hooks.append(optimizer.register_step_pre_hook(_averaging_hook(group, name)))

@@ -14,7 +14,8 @@ registered model, so a new architecture is checked without new test code.
 The checks, in order: the plugin registers and loads; its config has a default and help for
 every field; it builds for each of its ``example_shapes``; a few training steps on real images
 give finite float losses that change; the same seed gives the same samples of the declared
-shape and range, and different seeds differ; training under bf16 autocast stays finite;
+shape and range, and different seeds differ; training under bf16 autocast (and, for a plugin
+that lists fp16, fp16 with loss scaling) stays finite and fp16 updates go through the scaler;
 torch.compile and channels-last order change no loss or sample; a checkpoint round trip
 reproduces the samples;
 every declared graph exports to ONNX, passes the parity check and runs through the torch-free
@@ -219,23 +220,42 @@ def check_samples(subject: Subject) -> None:
 
 @check
 def check_precision(subject: Subject) -> None:
-    """Training under bf16 autocast keeps finite float losses (its numerics, checked on the CPU
-    whatever its speed there) and leaves a model that still samples in fp32."""
+    """Training under bf16 autocast, and under fp16 autocast with loss scaling when the plugin
+    lists fp16, keeps finite float losses (the numerics, checked on the CPU whatever its speed
+    there) and leaves a model that still samples in fp32. In fp16 every update must go through
+    the loss scaler: with an infinite scale every gradient overflows, so no parameter may move."""
     import torch
 
     from zoo import precision
+    from zoo.errors import ZooError
 
+    modes = ["bf16"] + (["fp16"] if "fp16" in subject.plugin.precisions else [])
+    batches = subject.batches(n=8)[:2]
+    for mode in modes:
+        model = subject.build()
+        precision.attach(model, mode)
+        for step, batch in enumerate(batches, start=1):
+            try:
+                losses, _ = precision.train_step(model, batch, step, mode)
+            except ZooError as exc:
+                raise ConformanceError(str(exc)) from None
+            for key, value in losses.items():
+                expect(type(value) is float and math.isfinite(value), f"under {mode} autocast, loss {key!r} is {value!r} at step {step}")
+        if isinstance(model, SequenceModel):
+            out = model.predict(subject.batches(n=2)[0].images[:, : model.context_frames])
+        else:
+            out = model.sample(2, seed=0)
+        expect(out.dtype == torch.float32 and bool(torch.isfinite(out).all()), f"after {mode} training the outputs are not finite float32")
+    if "fp16" not in modes:
+        return
     model = subject.build()
-    for step, batch in enumerate(subject.batches(n=8)[:2], start=1):
-        with precision.autocast("bf16", "cpu"):
-            losses = model.train_step(batch, step)
-        for key, value in losses.items():
-            expect(type(value) is float and math.isfinite(value), f"under bf16 autocast, loss {key!r} is {value!r} at step {step}")
-    if isinstance(model, SequenceModel):
-        out = model.predict(subject.batches(n=2)[0].images[:, : model.context_frames])
-    else:
-        out = model.sample(2, seed=0)
-    expect(out.dtype == torch.float32 and bool(torch.isfinite(out).all()), "after bf16 training the outputs are not finite float32")
+    model.loss_scaler = precision.LossScaler("cpu", init_scale=math.inf)
+    before = {name: [p.detach().clone() for p in m.parameters()] for name, m in model.modules.items()}
+    _, skipped = precision.train_step(model, batches[0], 1, "fp16")
+    expect(skipped >= 1, "with an infinite loss scale no optimizer step was reported skipped")
+    for name, params in before.items():
+        moved = any(not torch.equal(a, b.detach()) for a, b in zip(params, model.modules[name].parameters()))
+        expect(not moved, f"with every fp16 gradient overflowing, module {name!r} still changed: an optimizer step bypasses self.optimizer_step")
 
 
 @check

@@ -63,7 +63,7 @@ class TrainOptions:
     diversity_floor: float = 0.1
     """Warn when the samples' mean pairwise distance falls below this fraction of the data's."""
     precision: str = "fp32"
-    """``fp32`` or ``bf16`` (autocast), see :mod:`zoo.precision`."""
+    """``fp32``, or ``bf16`` / ``fp16`` autocast (fp16 with loss scaling), see :mod:`zoo.precision`."""
     compile: bool = False
     """torch.compile the model's modules in place (:mod:`zoo.compiling`)."""
     channels_last: bool = False
@@ -126,6 +126,7 @@ class Trainer:
         """``group``: this process's rank in a data-parallel run (see :func:`zoo.distributed.prepare`), None alone."""
         options = dataclasses.replace(options, batch_size=options.batch_size or DEFAULT_BATCH_SIZE)
         self.model, self.run_dir, self.options, self.group = model, run_dir, options, group
+        precision.attach(model, options.precision)
         if options.channels_last:
             compiling.to_channels_last(model)
         if options.compile:
@@ -161,7 +162,7 @@ class Trainer:
         # per key: a GAN with n_critic > 1 reports its generator loss only on some steps
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
-        images_seen = 0
+        images_seen = skipped = 0
         interval_start = time.perf_counter()
         step, losses = start_step, {}
         # Alone, Ctrl-C counts as soon as it comes; on several processes, from the end-of-step
@@ -183,8 +184,8 @@ class Trainer:
                     group.reseed(step)  # each rank's noise: a function of (seed, rank, step), so a resume continues it
                 if opts.channels_last:
                     batch = dataclasses.replace(batch, images=compiling.channels_last_batch(batch.images))
-                with precision.autocast(opts.precision, self.model.device):
-                    losses = self.model.train_step(batch, step)
+                losses, overflowed = precision.train_step(self.model, batch, step, opts.precision)
+                skipped += overflowed
                 if group is not None:
                     # the global batch's losses; a non-finite one on any rank, or Ctrl-C, stops every rank here
                     losses, agreed_stop = group.end_of_step(step, losses, self._stop_requested)
@@ -208,11 +209,12 @@ class Trainer:
                         "epoch": (step - 1) // self.order.batches_per_epoch + 1,
                         "images_per_s": round(images_seen / elapsed, 1) if elapsed > 0 else None,
                         **{k: v / counts[k] for k, v in sums.items()},
+                        **self._loss_scaling(skipped),
                         "time": time.time(),
                     }
                     self._log(entry, writer)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in entry.items() if k.startswith("loss")} | {"img/s": entry["images_per_s"]})
-                    sums, counts, images_seen = {}, {}, 0
+                    sums, counts, images_seen, skipped = {}, {}, 0, 0
                     interval_start = time.perf_counter()
                 if step % opts.sample_every == 0 or step == self.total_steps:
                     self.save_samples(step, writer)
@@ -229,6 +231,11 @@ class Trainer:
         if step > start_step:
             self._save_checkpoint(step)
         return TrainResult(self.run_dir, step, stopping() and step < self.total_steps, losses, self.model)
+
+    def _loss_scaling(self, skipped: int) -> dict[str, float]:
+        """fp16: the loss scale now, and the optimizer steps its overflows skipped since the last log line."""
+        scaler = self.model.loss_scaler
+        return {} if scaler is None else {"loss_scale": scaler.scale, "skipped_steps": skipped}
 
     def _save_checkpoint(self, step: int) -> None:
         """Rank 0 saves; on several processes, once every rank's copy is checked to be the same."""
@@ -376,7 +383,7 @@ def _plan(
         raise UsageError(f"{name} trains on {plugin.data_kind}, but dataset {dataset!r} gives {data.spec.kind}; {hint}")
     options = dataclasses.replace(options, batch_size=options.batch_size or plugin.default_batch_size or DEFAULT_BATCH_SIZE)
     torch_device = distributed.device_for(device, world_size, local_rank, local_world_size)
-    precision.check(options.precision, torch_device)
+    precision.check(options.precision, torch_device, plugin)
     _check_compile(options, torch_device, world_size)
     # Validate the step budget before anything is written to disk.
     order = BatchOrder(len(data), options.batch_size, options.seed, world_size=world_size)
@@ -442,6 +449,7 @@ def train(
     options, data, torch_device = plan.options, plan.data, plan.device
     torch.manual_seed(options.seed)
     model = plan.plugin.build(plan.config, data.spec, torch_device)
+    precision.attach(model, options.precision)
     distributed.check_sync_batchnorm(sync_batchnorm, size, torch_device, lambda: model)
     training = {**dataclasses.asdict(options), "steps": plan.total, "epochs": options.epochs, "device": str(torch_device)}
     if size > 1:
@@ -536,9 +544,10 @@ def resume(
     torch_device = distributed.device_for(device, size, distributed.env_int("LOCAL_RANK", 0), distributed.env_int("LOCAL_WORLD_SIZE", size))
     record, options, data, step, folder = _resume_plan(run_dir, steps=steps, progress=progress, name=name)
     run_dir = Path(run_dir).expanduser()
-    precision.check(options.precision, torch_device)
+    precision.check(options.precision, torch_device, get_model(record["model"]))
     _check_compile(options, torch_device, size)
     _, _, model = runs.build_from_record(record, torch_device)
+    precision.attach(model, options.precision)  # before the checkpoint, which holds its loss scale
     distributed.check_sync_batchnorm(sync_batchnorm, size, torch_device, lambda: model)
     group = distributed.start(torch_device, options.seed)
     try:

@@ -27,6 +27,7 @@ class CGAN(Plugin):
     graphs = ("generator",)
     conditional = True
     example_shapes = ((1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64))
+    precisions = ("fp32", "bf16", "fp16")
 
     def build(self, config: CGANConfig, data: DataSpec, device: "torch.device | str" = "cpu") -> "CGANModel":
         from zoo.plugins.cgan.model import CGANModel

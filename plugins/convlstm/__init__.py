@@ -25,6 +25,7 @@ class ConvLSTM(Plugin):
     data_kind = "sequences"
     default_batch_size = 16
     example_shapes = ((1, 16, 16), (1, 32, 32))
+    precisions = ("fp32", "bf16", "fp16")
 
     def build(self, config: ConvLSTMConfig, data: DataSpec, device: "torch.device | str" = "cpu") -> "ConvLSTMModel":
         from zoo.plugins.convlstm.model import ConvLSTMModel

@@ -149,12 +149,16 @@ class ConvLSTMModel(SequenceModel):
         per_frame = target[0, 0].numel()
         loss = F.binary_cross_entropy_with_logits(logits, target) * per_frame
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.backward(loss)
+        self.unscale_gradients(self.optimizer)
         grad_norm = nn.utils.clip_grad_norm_(self.network.parameters(), self.config.grad_clip or math.inf)
-        self.optimizer.step()
+        stepped = self.optimizer_step(self.optimizer)
         with torch.no_grad():
-            mse = F.mse_loss(torch.sigmoid(logits), target) * per_frame
-        return {"loss": loss.item(), "mse": mse.item(), "grad_norm": grad_norm.item()}
+            mse = F.mse_loss(torch.sigmoid(logits.float()), target) * per_frame
+        losses = {"loss": loss.item(), "mse": mse.item()}
+        if stepped:  # an fp16 step skipped for overflowing gradients has no norm
+            losses["grad_norm"] = grad_norm.item()
+        return losses
 
     @torch.no_grad()
     def predict(self, context: torch.Tensor, horizon: int | None = None) -> torch.Tensor:

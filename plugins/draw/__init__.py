@@ -23,6 +23,7 @@ class DRAW(Plugin):
     default_dataset = "digits"
     graphs = ("generator",)
     example_shapes = ((1, 16, 16), (1, 28, 28), (3, 32, 32))
+    precisions = ("fp32", "bf16", "fp16")
 
     def build(self, config: DRAWConfig, data: DataSpec, device: "torch.device | str" = "cpu") -> "DRAWModel":
         from zoo.plugins.draw.model import DRAWModel

@@ -226,11 +226,14 @@ class DRAWModel(SteppedModel, LikelihoodModel):
         kl = densities.kl_to_standard_normal(mean, logvar).sum(dim=(0, 2)).mean()  # L^z: over steps and dims
         loss = recon + kl
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.backward(loss)
+        self.unscale_gradients(self.optimizer)
         # The norm before clipping (clipping to infinity only measures it), to see how often the clip bites.
         grad_norm = nn.utils.clip_grad_norm_(self.network.parameters(), self.config.grad_clip or math.inf)
-        self.optimizer.step()
-        return {"loss": loss.item(), "neg_elbo": loss.item(), "recon": recon.item(), "kl": kl.item(), "grad_norm": grad_norm.item()}
+        losses = {"loss": loss.item(), "neg_elbo": loss.item(), "recon": recon.item(), "kl": kl.item()}
+        if self.optimizer_step(self.optimizer):  # an fp16 step skipped for overflowing gradients has no norm
+            losses["grad_norm"] = grad_norm.item()
+        return losses
 
     @torch.no_grad()
     def log_weights(self, batch: Batch, k: int) -> torch.Tensor:

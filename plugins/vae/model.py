@@ -167,8 +167,8 @@ class VAEModel(LatentModel, LikelihoodModel):
             loss = recon + weight * kl
             extra = {"kl_weight": weight}
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        self.backward(loss)
+        self.optimizer_step(self.optimizer)
         return {"loss": loss.item(), "neg_elbo": (recon + kl).item(), "recon": recon.item(), "kl": kl.item(), **extra}
 
     @torch.no_grad()

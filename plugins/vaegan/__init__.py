@@ -26,6 +26,7 @@ class VAEGAN(Plugin):
     default_dataset = "digits"
     graphs = ("generator",)
     example_shapes = ((1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64))
+    precisions = ("fp32", "bf16", "fp16")
 
     def build(self, config: VAEGANConfig, data: DataSpec, device: "torch.device | str" = "cpu") -> "VAEGANModel":
         from zoo.plugins.vaegan.model import VAEGANModel

@@ -153,9 +153,9 @@ class VAEGANModel(GANModel, LatentModel):
             updates.append((self.opt_d, self.discriminator, loss_d))
         for optimizer, net, loss in updates:
             optimizer.zero_grad(set_to_none=True)
-            loss.backward(inputs=list(net.parameters()), retain_graph=True)
+            self.backward(loss, inputs=list(net.parameters()), retain_graph=True)
         for optimizer, _, _ in updates:
-            optimizer.step()
+            self.optimizer_step(optimizer)
         if train_g and self.ema is not None:
             self.ema.update_parameters(self.generator)
 

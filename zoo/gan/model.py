@@ -130,8 +130,8 @@ class GANModel(Model):
             loss = loss + self.gradient_penalty * gradient_penalty(lambda x: self.discriminate(x, labels), real, fake)
         if self.config.r1_gamma:
             loss = loss + self.config.r1_gamma / 2 * r1_penalty(lambda x: self.discriminate(x, labels), real)
-        loss.backward()
-        self.opt_d.step()
+        self.backward(loss)
+        self.optimizer_step(self.opt_d)
         losses = {"loss_d": loss.item()}
         if self.loss == "wasserstein":
             losses["wasserstein_estimate"] = (logits_real.mean() - logits_fake.mean()).item()
@@ -145,8 +145,8 @@ class GANModel(Model):
         self.opt_g.zero_grad(set_to_none=True)
         z = torch.randn(n, self.config.latent_dim, device=self.device)
         loss = generator_loss(self.loss, self.discriminate(self.generate(z, labels), labels))
-        loss.backward()
-        self.opt_g.step()
+        self.backward(loss)
+        self.optimizer_step(self.opt_g)
         if self.ema is not None:
             self.ema.update_parameters(self.generator)
         return {"loss_g": loss.item()}
