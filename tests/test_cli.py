@@ -28,6 +28,7 @@ def test_list_and_info(zoo_cli):
     assert {"name": "dcgan", "status": "ok"}.items() <= next(r for r in rows if r["name"] == "dcgan").items()
     info = json.loads(zoo_cli("info", "dcgan", "--json").stdout)
     assert info["graphs"] == ["generator"] and "digits" in info["datasets"] and "mnist" in info["datasets"]
+    assert info["precisions"] == ["fp32", "bf16", "fp16"]
     fields = {f["name"]: f for f in info["config"]}
     assert fields["latent_dim"]["default"] == 100 and fields["latent_dim"]["help"]
     assert "latent_dim" in zoo_cli("info", "dcgan").stdout

@@ -50,6 +50,7 @@ def test_broken_plugins_are_listed_with_their_error_and_do_not_break_other_comma
             "not-a-plugin": "thirdparty_plain:Thing",
             "no-build": "thirdparty_nobuild:NoBuild",
             "wrong-name": "thirdparty_small2:SmallGAN",
+            "bad-precisions": "thirdparty_fp8:Fp8GAN",
         },
         {
             "thirdparty_fails": "import a_module_that_is_not_installed\n",
@@ -69,6 +70,13 @@ def test_broken_plugins_are_listed_with_their_error_and_do_not_break_other_comma
                     Config = Config
             """,
             "thirdparty_small2": SMALL_GAN,
+            "thirdparty_fp8": """
+                from zoo.plugins.dcgan import DCGAN
+
+                class Fp8GAN(DCGAN):
+                    name = "bad-precisions"
+                    precisions = ("fp8",)
+            """,
         },
     )
     listing = zoo_cli("list")
@@ -78,8 +86,10 @@ def test_broken_plugins_are_listed_with_their_error_and_do_not_break_other_comma
     assert "BROKEN" in lines["not-a-plugin"] and "not a subclass of zoo.contract.Plugin" in lines["not-a-plugin"]
     assert "BROKEN" in lines["no-build"] and "does not implement build" in lines["no-build"]
     assert "BROKEN" in lines["wrong-name"] and "declares name 'small-gan'" in lines["wrong-name"]
+    assert "BROKEN" in lines["bad-precisions"] and "precisions is ('fp8',); it must include 'fp32'" in lines["bad-precisions"]
     assert "BROKEN" not in lines["dcgan"]
-    assert zoo.list_models() == sorted(set(zoo.list_models()) - {"fails-import", "not-a-plugin", "no-build", "wrong-name"})
+    broken = {"fails-import", "not-a-plugin", "no-build", "wrong-name", "bad-precisions"}
+    assert zoo.list_models() == sorted(set(zoo.list_models()) - broken)
     assert zoo_cli("info", "dcgan").exit_code == 0
     assert_one_line_error(zoo_cli("info", "fails-import"), 1, "model 'fails-import' from zoo-broken 1.0 is broken", "cannot import")
 

@@ -140,6 +140,7 @@ def info_command(name: str, as_json: bool) -> None:
         "default_dataset": plugin.default_dataset,
         "datasets": list(registry.entries(registry.DATASETS)),
         "graphs": list(plugin.graphs),
+        "precisions": list(plugin.precisions),
         "config": [{"name": f.name, "type": f.type, "default": config_module.jsonable(f.default), "help": f.help} for f in fields],
     }
     if as_json:
@@ -152,6 +153,7 @@ def info_command(name: str, as_json: bool) -> None:
     click.echo(f"datasets: {', '.join(info['datasets'])} (default {info['default_dataset']})")
     click.echo(f"conditional: {'yes (--label)' if info['conditional'] else 'no'}")
     click.echo(f"exportable graphs: {', '.join(info['graphs'])}")
+    click.echo(f"trains in: {', '.join(info['precisions'])} (--precision)")
     click.echo("config (--set key=value):")
     width = max((len(f.name) for f in fields), default=0)
     for f in fields:

@@ -367,6 +367,8 @@ class Plugin(ABC):
 
 REQUIRED_ATTRIBUTES = ("name", "summary", "family", "Config")
 DATA_KINDS = ("images", "sequences")
+PRECISIONS = ("fp32", "bf16", "fp16")
+"""What ``--precision`` takes (:mod:`zoo.precision` refuses what the hardware lacks)."""
 
 
 def contract_violations(plugin: Any) -> list[str]:
@@ -381,6 +383,9 @@ def contract_violations(plugin: Any) -> list[str]:
             problems.append(f"missing class attribute {attribute!r}")
     if getattr(plugin, "data_kind", "images") not in DATA_KINDS:
         problems.append(f"data_kind is {plugin.data_kind!r}; it must be one of {', '.join(DATA_KINDS)}")
+    precisions = getattr(plugin, "precisions", ())
+    if "fp32" not in precisions or not set(precisions) <= set(PRECISIONS):
+        problems.append(f"precisions is {precisions!r}; it must include 'fp32' and list only {', '.join(PRECISIONS)}")
     config_cls = getattr(plugin, "Config", None)
     if config_cls is not None:
         if not dataclasses.is_dataclass(config_cls):

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 import torch
 
+from zoo.contract import PRECISIONS
 from zoo.errors import UsageError, ZooError
 
 if TYPE_CHECKING:
     from zoo.contract import Model
 
-PRECISIONS = ("fp32", "bf16", "fp16")
 DEFAULT_PLUGIN_PRECISIONS = ("fp32", "bf16")
 """What a plugin supports unless it says otherwise: autocast needs nothing from the plugin, loss scaling does."""
 
