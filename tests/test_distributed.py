@@ -135,6 +135,19 @@ def test_bad_distributed_options_are_one_line_errors(zoo_cli, runs_dir: Path, ar
     assert not runs_dir.exists(), "nothing is written, nothing started"
 
 
+def test_a_run_failing_on_every_process_ends_with_one_error_line_and_no_torchrun_report(tmp_path: Path) -> None:
+    result = run_zoo(
+        "train", "dcgan", *TINY_SET, "--set", "lr_generator=1e12", "--set", "lr_discriminator=1e12", "--nproc", "2",
+        "--steps", "20", "--device", "cpu", "--no-progress", "--runs-dir", str(tmp_path / "runs"),
+        env={"OMP_NUM_THREADS": "1"}, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-4000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "training diverged at step" in errors[0], "rank 0 alone reports what every rank met"
+    for noise in ("Traceback", "ChildFailedError", "torch/distributed/elastic", "rank 1:"):
+        assert noise not in result.stderr
+
+
 def test_sync_batchnorm_keeps_the_checkpoint_keys_so_a_run_loads_in_one_process(tmp_path: Path) -> None:
     """--sync-batchnorm converts the layers in place (on CUDA); the weights still load into plain BatchNorm."""
     from zoo import DataSpec, get_model

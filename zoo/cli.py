@@ -36,9 +36,10 @@ class ZooGroup(click.Group):
         except ZooError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            from zoo.distributed import error_prefix
+            from zoo.distributed import error_prefix, is_main
 
-            click.echo(f"error: {error_prefix()}{exc}", err=True)
+            if is_main() or not exc.every_rank:
+                click.echo(f"error: {error_prefix()}{exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             if ctx.obj and ctx.obj.get("debug"):

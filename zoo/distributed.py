@@ -43,8 +43,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import signal
-import subprocess
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -62,6 +60,8 @@ DATA_PARALLEL = ("replicate", "optimizer")
 
 class ProcessesDisagree(ZooError):
     """The ranks reached different points of the training step: the model's path depends on its data."""
+
+    every_rank = True  # each rank learns every rank's place, and words the error alike
 
 
 # -- the environment torchrun gives each process --------------------------------------------
@@ -426,15 +426,29 @@ def launch_command(nproc: int, zoo_args: Sequence[str]) -> list[str]:
 
 
 def launch(nproc: int, zoo_args: Sequence[str]) -> int:
-    """Run ``zoo ZOO_ARGS`` on ``nproc`` processes under torchrun; its exit code.
+    """Run ``zoo ZOO_ARGS`` on ``nproc`` processes under torchrun; the exit code of the first to fail.
 
-    Ctrl-C goes to torchrun, which passes it on to the processes (they finish the step, rank 0
-    saves a checkpoint); this process only waits.
+    This process becomes torchrun's agent (``torch.distributed.run.run`` on
+    :func:`launch_command`'s arguments), so that a rank's failure ends with that rank's own
+    one-line error rather than torchrun's traceback and failure report. Ctrl-C reaches the
+    agent, which passes it on to the processes (they finish the step, rank 0 saves a checkpoint).
     """
-    process = subprocess.Popen(launch_command(nproc, zoo_args))
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)  # the ranks have said what went wrong
+    args = get_args_parser().parse_args(launch_command(nproc, zoo_args)[3:])
     try:
-        code = process.wait()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
+        run(args)
+    except ChildFailedError as exc:
+        _, failure = exc.get_first_failure()
+        code = failure.exitcode
+        return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
+    except SignalException as exc:
+        return 128 + int(exc.sigval)
+    return 0

@@ -10,6 +10,9 @@ class ZooError(Exception):
     """A runtime problem the user can fix (missing file, corrupt checkpoint, ...)."""
 
     exit_code = 1
+    every_rank = False
+    """True for an error that, on several processes, every rank meets alike (the ranks agreed on
+    what they saw): rank 0 alone reports it."""
 
 
 class UsageError(ZooError):

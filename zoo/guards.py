@@ -28,6 +28,8 @@ DIVERSITY_IMAGES = 64
 class Diverged(ZooError):
     """Training produced a non-finite loss or parameter."""
 
+    every_rank = True  # the ranks' losses are averaged, and their parameters kept equal
+
 
 def nonfinite_losses(losses: dict[str, float]) -> list[str]:
     return [key for key, value in losses.items() if not math.isfinite(value)]
