@@ -103,6 +103,19 @@ def test_resume_continues_a_distributed_run_on_two_processes(trained: Path, tmp_
     assert [m["step"] for m in lines if "event" not in m] == [2, 4, 6, 8, 10, 12]
 
 
+def test_a_distributed_run_resumes_on_another_number_of_processes_with_its_global_batch(trained: Path, tmp_path: Path, zoo_cli) -> None:
+    run_dir = tmp_path / "dcgan-run"
+    shutil.copytree(report(trained, "dcgan", 0)["run_dir"], run_dir)
+    result = zoo_cli("train", "dcgan", "--nproc", "3", "--resume", str(run_dir), "--steps", "10", "--device", "cpu")
+    assert_one_line_error(result, 2, "global batch of 32, which 3 processes cannot share equally")
+    assert [step for step, _ in checkpoint.list_checkpoints(run_dir)] == [6, 8], "nothing written"
+
+    result = zoo_cli("train", "dcgan", "--resume", str(run_dir), "--steps", "10", "--device", "cpu", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "note: the run trained on 2 processes; it keeps its global batch of 32, now 32 per process on 1" in result.stderr
+    assert [step for step, _ in checkpoint.list_checkpoints(run_dir)] == [9, 10]
+
+
 def test_the_shards_of_the_ranks_are_disjoint_and_cover_the_global_batch() -> None:
     batch = torch.randperm(100, generator=torch.Generator().manual_seed(0))[:48]
     parts = [distributed.shard(batch, rank, 3) for rank in range(3)]

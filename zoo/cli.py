@@ -210,12 +210,16 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
             trainer.check_resume(resume_dir, nproc=nproc, steps=kw["steps"], device=kw["device"], name=name, sync_batchnorm=sync_batchnorm)
             ctx.exit(_launch(nproc))
 
-        def resuming(run_dir: Path, step: int, world_size: int) -> None:
+        def resuming(run_dir: Path, step: int, world_size: int, batch_size: int) -> None:
             if world_size > 1:
-                training = runs.read_config(run_dir)["training"]
-                click.echo(f"resuming {run_dir} at step {step}: {_batches(training['batch_size'], world_size)}", err=True)
-                if training.get("world_size", 1) != world_size:
-                    click.echo(f"note: the run was trained on {training.get('world_size', 1)} process(es) before; the global batch changes", err=True)
+                click.echo(f"resuming {run_dir} at step {step}: {_batches(batch_size, world_size)}", err=True)
+            before = runs.read_config(run_dir)["training"].get("world_size", 1)
+            if before != world_size:
+                click.echo(
+                    f"note: the run trained on {before} process{'es' if before > 1 else ''}; it keeps its global batch of "
+                    f"{batch_size * world_size}, now {batch_size} per process on {world_size}",
+                    err=True,
+                )
 
         result = trainer.resume(
             resume_dir, steps=kw["steps"], device=kw["device"], progress=progress, name=name, sync_batchnorm=sync_batchnorm, on_start=resuming

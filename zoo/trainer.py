@@ -497,14 +497,21 @@ def check_resume(
 ) -> None:
     """Refuse here, once, what :func:`resume` would refuse on each of ``nproc`` processes (``zoo train --nproc --resume``)."""
     torch_device = distributed.device_for(device, nproc)
-    record, *_ = _resume_plan(run_dir, steps=steps, progress=False, name=name)
+    record, options, *_ = _resume_plan(run_dir, steps=steps, progress=False, name=name, world_size=nproc)
+    precision.check(options.precision, torch_device, get_model(record["model"]))
+    _check_compile(options, torch_device, nproc)
     distributed.check_sync_batchnorm(sync_batchnorm, nproc, torch_device, lambda: runs.build_from_record(record, "cpu")[2])
 
 
 def _resume_plan(
-    run_dir: str | Path, *, steps: int | None, progress: bool, name: str | None
+    run_dir: str | Path, *, steps: int | None, progress: bool, name: str | None, world_size: int
 ) -> tuple[dict[str, Any], TrainOptions, ImageSet | SequenceSet, int, Path]:
-    """The run's record, its options continued to ``steps``, its data, and its newest checkpoint."""
+    """The run's record, its options continued to ``steps`` on ``world_size`` processes, its data,
+    and its newest checkpoint.
+
+    The run keeps its global batch (and so its batch order and its hyperparameters' meaning)
+    whatever the number of processes it resumes on: each takes an equal share of it.
+    """
     run_dir = Path(run_dir).expanduser()
     record = runs.read_config(run_dir)
     if name is not None and record["model"] != name:
@@ -512,6 +519,13 @@ def _resume_plan(
     fields = {f.name for f in dataclasses.fields(TrainOptions)}
     options = TrainOptions(**{k: v for k, v in record["training"].items() if k in fields})
     options = dataclasses.replace(options, steps=steps if steps is not None else options.steps, epochs=None, progress=progress)
+    global_batch = record["training"].get("global_batch_size", options.batch_size)
+    if global_batch % world_size:
+        raise UsageError(
+            f"the run trained with a global batch of {global_batch}, which {world_size} processes cannot share equally; "
+            f"resume it on a number of processes that divides {global_batch}"
+        )
+    options = dataclasses.replace(options, batch_size=global_batch // world_size)
     info = record["dataset"]
     data = load_dataset(
         info["name"], split=info["split"], data_dir=info["data_dir"], image_size=info["image_size"], channels=info["channels"]
@@ -532,17 +546,18 @@ def resume(
     progress: bool = True,
     name: str | None = None,
     sync_batchnorm: bool = False,
-    on_start: Callable[[Path, int, int], None] | None = None,
+    on_start: Callable[[Path, int, int, int], None] | None = None,
 ) -> TrainResult:
     """Continue a run from its newest checkpoint up to ``steps`` in total (``zoo train --resume``).
 
     Under torchrun every rank loads the checkpoint rank 0 picked (the run directory must be
-    reachable at the same path on every machine) and trains on as before. ``on_start(run_dir,
-    step, world_size)`` is called on rank 0 before the first step.
+    reachable at the same path on every machine) and trains on as before, with the run's global
+    batch shared among the processes. ``on_start(run_dir, step, world_size, batch_size)`` is
+    called on rank 0 before the first step.
     """
     size = distributed.world_size()
     torch_device = distributed.device_for(device, size, distributed.env_int("LOCAL_RANK", 0), distributed.env_int("LOCAL_WORLD_SIZE", size))
-    record, options, data, step, folder = _resume_plan(run_dir, steps=steps, progress=progress, name=name)
+    record, options, data, step, folder = _resume_plan(run_dir, steps=steps, progress=progress, name=name, world_size=size)
     run_dir = Path(run_dir).expanduser()
     precision.check(options.precision, torch_device, get_model(record["model"]))
     _check_compile(options, torch_device, size)
@@ -558,7 +573,7 @@ def resume(
         checkpoint.load_weights(model, folder)
         checkpoint.load_training_state(model, folder)
         if on_start is not None and (group is None or group.is_main):
-            on_start(run_dir, step, size)
+            on_start(run_dir, step, size, options.batch_size)
         if group is not None:
             distributed.prepare(model, group, sync_batchnorm)
         return Trainer(model, data, run_dir, options, group).run(step)
