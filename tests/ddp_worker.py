@@ -11,6 +11,7 @@ here although this CPU emulates it (slowly, with the same numbers as native fp16
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,6 +45,11 @@ def main(out: Path, steps: int, specs: list[list[str]]) -> None:
         (out / f"disagree-rank-{dist.get_rank()}.txt").write_text(message)
     finally:
         dist.destroy_process_group()
+    # as zoo's CLI does under torchrun: no interpreter teardown, where gloo's threads can abort
+    # a process that did all its work (pytorch/pytorch#179291)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ line on stderr; ``zoo --debug ...`` shows the traceback instead.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -70,7 +71,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
-    cli(obj={})
+    from zoo import distributed
+
+    if not distributed.launched():
+        cli(obj={})
+        return
+    # One process of several under torchrun: leave without the interpreter's teardown, in which
+    # gloo's worker threads can abort a process whose run succeeded ("terminate called without
+    # an active exception", SIGABRT; pytorch/pytorch#179291). Everything zoo writes is closed by now.
+    try:
+        cli(obj={})
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 def invocation() -> str:
