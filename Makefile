@@ -25,6 +25,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/train_speed.py
 	$(BIN)/python benchmarks/sample_speed.py
+	$(BIN)/python benchmarks/speed_options.py
 	$(BIN)/python benchmarks/vae_nll.py
 	$(BIN)/python benchmarks/gan_stability.py
 	$(BIN)/python benchmarks/dcgan_reference.py
