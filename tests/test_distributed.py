@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -159,6 +161,26 @@ def test_a_run_failing_on_every_process_ends_with_one_error_line_and_no_torchrun
     assert len(errors) == 1 and "training diverged at step" in errors[0], "rank 0 alone reports what every rank met"
     for noise in ("Traceback", "ChildFailedError", "torch/distributed/elastic", "rank 1:"):
         assert noise not in result.stderr
+
+
+def test_ctrl_c_stops_every_process_at_one_step_with_a_checkpoint(tmp_path: Path) -> None:
+    # Ctrl-C in a terminal reaches the whole foreground process group: zoo (torchrun's agent) and the ranks
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "train", "dcgan", *TINY_SET, "--nproc", "2", "--steps", "100000", "--log-every", "2",
+         "--device", "cpu", "--no-progress", "--runs-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.time() + 300
+    while not list(tmp_path.glob("dcgan/*/metrics.jsonl")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr[-4000:]
+    assert "Traceback" not in stderr and "ChildFailedError" not in stderr
+    run_dir = Path(stdout.strip())
+    step, _ = checkpoint.latest_checkpoint(run_dir)
+    assert f"interrupted at step {step}; checkpoint saved. Continue with: zoo train dcgan --nproc 2 --resume {run_dir}" in stderr
+    assert 0 < step < 100000
 
 
 def test_sync_batchnorm_keeps_the_checkpoint_keys_so_a_run_loads_in_one_process(tmp_path: Path) -> None:
