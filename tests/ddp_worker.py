@@ -2,10 +2,11 @@
 ``zoo.trainer.train`` and writes the sha256 of its copy of the parameters, so the test can
 compare the ranks with each other and with rank 0's checkpoint.
 
-    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/ddp_worker.py OUT STEPS NAME[@PRECISION] [KEY=VALUE ...] [-- ...]
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/ddp_worker.py OUT STEPS NAME[@OPTION] [KEY=VALUE ...] [-- ...]
 
-Each NAME[@PRECISION] trains into its own runs folder, OUT/NAME[@PRECISION]/runs. fp16 trains
-here although this CPU emulates it (slowly, with the same numbers as native fp16).
+Each NAME[@OPTION] trains into its own runs folder, OUT/NAME[@OPTION]/runs. OPTION is a
+precision (fp16 trains here although this CPU emulates it, slowly, with the same numbers as
+native fp16) or ``compile`` (torch.compile of every rank's modules).
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ def main(out: Path, steps: int, specs: list[list[str]]) -> None:
     try:
         precision.native_fp16 = lambda device: True
         for label, *overrides in specs:
-            name, _, mode = label.partition("@")
+            name, _, option = label.partition("@")
             options = TrainOptions(
-                steps=steps, batch_size=16, log_every=2, sample_every=4, checkpoint_every=3, progress=False, precision=mode or "fp32"
-            )
+                steps=steps, batch_size=16, log_every=2, sample_every=4, checkpoint_every=3, progress=False,
+                precision="fp16" if option == "fp16" else "fp32", compile=option == "compile",
+            )  # fmt: skip
             result = train(name, overrides=overrides, device="cpu", runs_dir=out / label / "runs", options=options)
             report = {"run_dir": str(result.run_dir), "step": result.step, "digests": distributed.parameter_digests(result.model)}
             (out / f"{label}-rank-{dist.get_rank()}.json").write_text(json.dumps(report))

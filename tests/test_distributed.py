@@ -2,7 +2,8 @@
 
 One torchrun launch of ``ddp_worker.py`` trains a tiny dcgan (gradients averaged by an
 optimizer step pre-hook) and a tiny vae (by ``replicate``'s DDP hooks) on two processes, in
-fp32 and in fp16 (where the dcgan's averaging moves ahead of the loss scaler's overflow check);
+fp32, in fp16 (where the dcgan's averaging moves ahead of the loss scaler's overflow check),
+and the vae compiled (dynamo tracing through DDP's hooks);
 the resume test goes through ``zoo train --nproc 2``, which starts torchrun itself.
 """
 
@@ -30,8 +31,8 @@ TINY = {
     "dcgan": ("generator_width=8", "discriminator_width=8", "latent_dim=16"),
     "vae": ("width=8", "hidden=32", "latent_dim=8"),
 }
-MODELS = {**TINY, "dcgan@fp16": TINY["dcgan"], "vae@fp16": TINY["vae"]}
-"""What the worker trains, as NAME[@PRECISION]: each into its own runs folder."""
+MODELS = {**TINY, "dcgan@fp16": TINY["dcgan"], "vae@fp16": TINY["vae"], "vae@compile": TINY["vae"]}
+"""What the worker trains, as NAME[@OPTION]: each into its own runs folder."""
 TINY_SET = [a for value in TINY["dcgan"] for a in ("--set", value)]
 
 
@@ -58,7 +59,7 @@ def digests_at(run_dir: Path, folder: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("label", list(MODELS))
 def test_two_processes_end_with_the_same_parameters_and_one_run_directory(trained: Path, label: str) -> None:
-    name, _, mode = label.partition("@")
+    name, _, option = label.partition("@")
     first, second = report(trained, label, 0), report(trained, label, 1)
     assert first["step"] == second["step"] == STEPS
     assert first["digests"] == second["digests"], "the ranks' parameters differ after training"
@@ -75,12 +76,22 @@ def test_two_processes_end_with_the_same_parameters_and_one_run_directory(traine
     record = runs.read_config(run_dir)
     training = record["training"]
     assert (training["batch_size"], training["world_size"], training["global_batch_size"]) == (16, 2, 32)
-    assert training["precision"] == (mode or "fp32")
+    assert training["precision"] == ("fp16" if option == "fp16" else "fp32") and training["compile"] == (option == "compile")
     lines = [json.loads(line) for line in (run_dir / runs.METRICS).read_text().splitlines()]
     assert [m["step"] for m in lines if "event" not in m] == [2, 4, 6, 8], "one metrics line per logged step"
-    assert all(("loss_scale" in m) == (mode == "fp16") for m in lines if "event" not in m)
+    assert all(("loss_scale" in m) == (option == "fp16") for m in lines if "event" not in m)
     assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["step-00000004.png", "step-00000008.png"]
     assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 1
+
+
+def test_compiling_on_two_processes_trains_as_the_plain_modules_do(trained: Path) -> None:
+    def losses(label: str) -> list[float]:
+        run_dir = Path(report(trained, label, 0)["run_dir"])
+        return [m["loss"] for m in map(json.loads, (run_dir / runs.METRICS).read_text().splitlines()) if "event" not in m]
+
+    plain, compiled = losses("vae"), losses("vae@compile")
+    assert len(plain) == len(compiled) == STEPS // 2
+    assert compiled == pytest.approx(plain, rel=1e-3), "the same losses, up to rounding"
 
 
 def test_ranks_at_different_points_stop_together_with_one_message(trained: Path) -> None:

@@ -7,6 +7,7 @@ oneDNN's and cuDNN's convolutions prefer; a model's outputs are the same up to r
 plugin's own calls (``self.generator(z)``) run compiled and ``state_dict`` keys, and with them
 checkpoints, stay the same. Only the modules an optimizer trains are compiled; the first steps
 pay for the compilation (tens of seconds on a CPU), which ``zoo bench --compile`` measures.
+It works on several processes too, each compiling its own copy.
 """
 
 from __future__ import annotations
@@ -46,7 +47,16 @@ def channels_last_batch(images: "torch.Tensor") -> "torch.Tensor":
 
 
 def compile_modules(model: "Model", backend: str = "inductor") -> list[str]:
-    """Compile each module of ``model`` that has trainable parameters; return their names."""
+    """Compile each module of ``model`` that has trainable parameters; return their names.
+
+    On several processes the modules are compiled with DDP's hooks already in place
+    (:func:`zoo.distributed.prepare` runs first), so dynamo traces through them.
+    """
+    import warnings
+
+    # A compiled convolution may give a one-channel weight's gradient other (equally valid)
+    # strides than DDP's gradient bucket has; DDP copies it, with a warning on every rank.
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     compiled = []
     for name, module in model.modules.items():
         if any(p.requires_grad for p in module.parameters()):

@@ -314,12 +314,9 @@ class Trainer:
         return lambda: signal.signal(signal.SIGINT, previous)
 
 
-def _check_compile(options: TrainOptions, device: torch.device, world_size: int) -> None:
-    if not options.compile:
-        return
-    if world_size > 1:
-        raise UsageError("--compile with several processes is not supported yet; train on one process, or drop --compile")
-    compiling.check(device)
+def _check_compile(options: TrainOptions, device: torch.device) -> None:
+    if options.compile:
+        compiling.check(device)
 
 
 def total_steps(options: TrainOptions, batches_per_epoch: int) -> int:
@@ -384,7 +381,7 @@ def _plan(
     options = dataclasses.replace(options, batch_size=options.batch_size or plugin.default_batch_size or DEFAULT_BATCH_SIZE)
     torch_device = distributed.device_for(device, world_size, local_rank, local_world_size)
     precision.check(options.precision, torch_device, plugin)
-    _check_compile(options, torch_device, world_size)
+    _check_compile(options, torch_device)
     # Validate the step budget before anything is written to disk.
     order = BatchOrder(len(data), options.batch_size, options.seed, world_size=world_size)
     total = total_steps(options, order.batches_per_epoch)
@@ -499,7 +496,7 @@ def check_resume(
     torch_device = distributed.device_for(device, nproc)
     record, options, *_ = _resume_plan(run_dir, steps=steps, progress=False, name=name, world_size=nproc)
     precision.check(options.precision, torch_device, get_model(record["model"]))
-    _check_compile(options, torch_device, nproc)
+    _check_compile(options, torch_device)
     distributed.check_sync_batchnorm(sync_batchnorm, nproc, torch_device, lambda: runs.build_from_record(record, "cpu")[2])
 
 
@@ -560,7 +557,7 @@ def resume(
     record, options, data, step, folder = _resume_plan(run_dir, steps=steps, progress=progress, name=name, world_size=size)
     run_dir = Path(run_dir).expanduser()
     precision.check(options.precision, torch_device, get_model(record["model"]))
-    _check_compile(options, torch_device, size)
+    _check_compile(options, torch_device)
     _, _, model = runs.build_from_record(record, torch_device)
     precision.attach(model, options.precision)  # before the checkpoint, which holds its loss scale
     distributed.check_sync_batchnorm(sync_batchnorm, size, torch_device, lambda: model)
