@@ -11,7 +11,8 @@
 ``to_int8``
     static quantisation (``onnxruntime.quantization.quantize_static``, QDQ format, int8
     weights per channel, uint8 activations) calibrated on inputs drawn the way the graph's
-    metadata says: latents from the model's prior, labels uniformly.
+    metadata says: latents from the model's prior, labels uniformly; or, for a graph whose
+    input is data (a forecaster's context frames), on examples of that data the caller gives.
 
 Each writes a new file and leaves its source alone; the exporter verifies the result.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -56,13 +57,14 @@ def calibration_inputs(graph: ExportGraph, batches: int = CALIBRATION_BATCHES, b
         yield {name: x.numpy() for name, x in zip(graph.input_names, inputs)}
 
 
-def to_int8(source: Path, out: Path, graph: ExportGraph) -> None:
+def to_int8(source: Path, out: Path, graph: ExportGraph, calibration: Iterable[dict[str, np.ndarray]] | None = None) -> None:
+    """``calibration``: the feeds to calibrate on; None draws them from the graph's prior."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.feeds = calibration_inputs(graph)
+            self.feeds = iter(calibration) if calibration is not None else calibration_inputs(graph)
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.feeds, None)

@@ -97,7 +97,10 @@ def export_run(
         raise UsageError(f"--out must end in {exporter.suffix}, got {str(out_path)!r}")
     source = ExportSource.of_checkpoint(model_name, graph_name, folder, loaded.step, loaded.model.data.shape)
     if options.get("int8"):
-        from zoo.export_quality import int8_judge
+        from zoo.export_quality import forecast_int8, int8_judge
 
-        options["judge"] = int8_judge(loaded, graphs[graph_name].outputs)
+        if "context_frames" in graphs[graph_name].metadata:  # a forecaster: data in, not noise
+            options["judge"], options["calibration"] = forecast_int8(loaded, graphs[graph_name])
+        else:
+            options["judge"] = int8_judge(loaded, graphs[graph_name].outputs)
     return exporter.export(graphs[graph_name], source, out_path, **options)

@@ -5,12 +5,17 @@ hold is that the file draws images as good as its fp32 source: the same sample-q
 figures as ``zoo evaluate`` (FID and Inception Score in the features of
 ``classifier:<dataset>``, against the run's test split), for both files, from the same
 latents. The int8 file passes when each figure is within :data:`TOLERANCE` of the fp32 file's.
+
+A forecaster (convlstm) draws nothing from noise: :func:`forecast_int8` calibrates it on
+context frames of the run's training sequences, and judges it by ``zoo evaluate``'s forecast
+errors (per-frame MSE and BCE against the truth) on test sequences, each within
+:data:`TOLERANCE` of the fp32 file's.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -18,10 +23,13 @@ import torch
 from zoo.errors import UsageError
 
 TOLERANCE = 0.05
-"""Largest relative change of FID or IS, int8 against fp32, that passes."""
+"""Largest relative change of FID or IS (a forecaster's MSE or BCE), int8 against fp32, that passes."""
 SAMPLES = 2000
 BATCH = 250
 METRICS = ("fid", "is")
+FORECAST_SEQUENCES = 200
+"""Test sequences a forecaster's int8 file is judged on."""
+CALIBRATION_SEQUENCES = 256
 
 
 def int8_judge(loaded: Any, graph_outputs: tuple[str, ...], samples: int = SAMPLES, progress: bool = False) -> Callable[[Path, Path], tuple[bool, list[str]]]:
@@ -83,3 +91,43 @@ def int8_judge(loaded: Any, graph_outputs: tuple[str, ...], samples: int = SAMPL
         return passed, lines
 
     return judge
+
+
+def forecast_int8(loaded: Any, graph: Any, sequences: int = FORECAST_SEQUENCES) -> tuple[Callable[[Path, Path], tuple[bool, list[str]]], Callable[[], Iterator[dict[str, np.ndarray]]]]:
+    """A judge and calibration feeds for the int8 export of a forecaster graph of the run
+    ``loaded``: calibrated on training sequences, judged on the first ``sequences`` test ones."""
+    from zoo import forecast
+
+    context_frames = graph.metadata["context_frames"]
+    (name,) = graph.input_names
+    train, test = loaded.data("train"), loaded.data("test")
+    frames = test.batch(torch.arange(min(sequences, len(test)))).images
+    context, target = forecast.split(frames, context_frames)
+
+    def calibration() -> Iterator[dict[str, np.ndarray]]:
+        for start in range(0, min(CALIBRATION_SEQUENCES, len(train)), 32):
+            index = torch.arange(start, min(start + 32, CALIBRATION_SEQUENCES, len(train)))
+            yield {name: train.batch(index).images[:, :context_frames].numpy()}
+
+    def judge(fp32: Path, int8: Path) -> tuple[bool, list[str]]:
+        from zoo.runtime import OnnxGenerator
+
+        figures = {}
+        for label, path in (("fp32", fp32), ("int8", int8)):
+            prediction = torch.from_numpy(OnnxGenerator(path, device="cpu").forecast(context.numpy()))
+            errors = forecast.frame_errors(prediction, target)
+            figures[label] = {key: value.mean().item() for key, value in errors.items()}
+        relative = {key: (figures["int8"][key] - a) / abs(a) if a else float("inf") for key, a in figures["fp32"].items()}
+        worst = max(abs(r) for r in relative.values())
+        passed = worst <= TOLERANCE
+        lines = [
+            f"quality check: forecasts of {len(frames):,} {test.name} test sequences ({context_frames} frames given, "
+            f"{target.shape[1]} predicted) against the truth, per frame",
+            "  " + "; ".join(f"{key.upper()} fp32 {figures['fp32'][key]:.2f}, int8 {figures['int8'][key]:.2f} ({relative[key]:+.1%})" for key in relative),
+            f"passed: MSE and BCE each within {TOLERANCE:.0%} of the fp32 file's"
+            if passed
+            else f"int8 differs from fp32 by {worst:.1%} (> {TOLERANCE:.0%})",
+        ]
+        return passed, lines
+
+    return judge, calibration

@@ -14,6 +14,7 @@ from support import assert_one_line_error, run_zoo_without_torch
 from zoo import DataSpec, get_model
 from zoo.contract import SequenceModel
 from zoo.datasets import load_dataset
+from zoo.errors import ZooError
 from zoo.images import save_animation
 from zoo.plugins.convlstm.model import ConvLSTMCell
 
@@ -170,6 +171,35 @@ def test_the_exported_forecaster_matches_pytorch_and_runs_without_torch(convlstm
     result = run_zoo_without_torch(tmp_path, "generate", onnx_file, "--input", tmp_path / "given.gif", "--out", out, "--device", "cpu")
     assert result.returncode == 0, result.stderr
     assert len(gif_frames(out)) == 20
+
+
+def test_the_int8_forecaster_is_calibrated_on_real_frames_and_judged_by_its_forecasts(convlstm_run, tmp_path):
+    from zoo import runs
+    from zoo.export import export_run
+    from zoo.export_quality import forecast_int8
+
+    loaded = runs.load(runs.find("convlstm", "latest", convlstm_run))
+    graph = loaded.model.export_graphs()["forecaster"]
+    judge, calibration = forecast_int8(loaded, graph, sequences=50)
+    feeds = list(calibration())
+    frames = np.concatenate([feed["context"] for feed in feeds])
+    assert frames.shape == (256, 10, 1, 16, 16) and frames.min() >= 0 and frames.max() <= 1
+    assert (frames == 0).mean() > 0.5, "moving digits on a black field, not the uniform noise of the graph's spec"
+
+    fp32 = export_run("convlstm", "onnx", runs_dir=convlstm_run, out=tmp_path / "fp32.onnx").path
+    passed, lines = judge(fp32, fp32)
+    assert passed and "MSE" in lines[1] and "(+0.0%)" in lines[1], "a file judged against itself changes nothing"
+
+    # this 20-step model may or may not survive quantisation within 5% (the acceptance run does,
+    # by 0.2%); either way the verdict comes from its forecasts, and a failed file is not kept
+    out = tmp_path / "int8.onnx"
+    try:
+        report = export_run("convlstm", "onnx", runs_dir=convlstm_run, out=out, int8=True)
+    except ZooError as exc:
+        assert "fails its quality check (int8 differs from fp32 by" in str(exc) and not out.exists()
+    else:
+        assert report.checks["precision"] == "int8" and "forecasts of 200 moving-digits test sequences" in report.checks["quality"][0]
+        assert report.checks["quality"][-1].startswith("passed: MSE and BCE each within 5%") and out.exists()
 
 
 def test_report_shows_forecasts_of_test_sequences(convlstm_run, zoo_cli, tmp_path):
