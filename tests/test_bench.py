@@ -48,3 +48,12 @@ def test_bad_batch_lists_are_one_line_errors(dcgan_run, zoo_cli):
 
     result = zoo_cli("bench", "dcgan", "--runs-dir", str(dcgan_run), "--batch", "1,x")
     assert_one_line_error(result, 2, "--batch takes a comma list of whole numbers")
+
+
+def test_the_speed_column_names_what_a_forecaster_counts():
+    from zoo.bench import Row, table
+
+    rows = [Row("sampling", "pytorch eager fp32", 16, 40.0, "torch", 1.0), Row("training", "fp32", 16, 9.5, "cpu", 1.0)]
+    lines = table(rows, unit="sequences/s")
+    assert [line.split()[2] for line in lines if line.startswith(("sampling", "training"))] == ["sequences/s", "sequences/s"]
+    assert "images/s" in table(rows)[0]

@@ -162,16 +162,17 @@ def bench(
     return rows
 
 
-def table(rows: list[Row]) -> list[str]:
+def table(rows: list[Row], unit: str = "images/s") -> list[str]:
+    """The rows as text; ``unit`` heads the speed column (``sequences/s`` for a forecaster)."""
     lines = []
     for section, ratio_to in (("sampling", "vs eager fp32"), ("training", "vs fp32")):
         chosen = [r for r in rows if r.section == section]
         if not chosen:
             continue
         width = max(len(section), *(len(r.what) for r in chosen))
-        lines.append(f"{section:<{width}}  {'batch':>5}  {'images/s':>10}  {ratio_to:>13}  where / why not")
+        lines.append(f"{section:<{width}}  {'batch':>5}  {unit:>11}  {ratio_to:>13}  where / why not")
         for r in chosen:
-            speed = f"{r.images_per_s:>10.1f}" if r.images_per_s is not None else f"{'-':>10}"
+            speed = f"{r.images_per_s:>11.1f}" if r.images_per_s is not None else f"{'-':>11}"
             ratio = f"{r.ratio:>12.2f}x" if r.ratio is not None else f"{'-':>13}"
             lines.append(f"{r.what:<{width}}  {r.batch:>5}  {speed}  {ratio}  {r.note}")
         lines.append("")

@@ -536,7 +536,9 @@ def bench_command(name: str, run: str, batch_list: str, train_batch: int | None,
         log=lambda line: click.echo(line, err=True),
     )
     click.echo(f"zoo bench {name}: {torch.get_num_threads()} CPU threads, torch {torch.__version__}")
-    for line in table(rows):
+    from zoo.models import get_model
+
+    for line in table(rows, unit="sequences/s" if get_model(name).data_kind == "sequences" else "images/s"):
         click.echo(line)
 
 
