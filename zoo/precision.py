@@ -29,9 +29,6 @@ from zoo.errors import UsageError, ZooError
 if TYPE_CHECKING:
     from zoo.contract import Model
 
-DEFAULT_PLUGIN_PRECISIONS = ("fp32", "bf16")
-"""What a plugin supports unless it says otherwise: autocast needs nothing from the plugin, loss scaling does."""
-
 
 def native_bf16(device: torch.device) -> bool:
     if device.type == "cuda":
@@ -55,7 +52,7 @@ def check(precision: str, device: torch.device | str, plugin: Any = None) -> Non
     device = torch.device(device)
     if precision not in PRECISIONS:
         raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if plugin is not None and precision not in getattr(plugin, "precisions", DEFAULT_PLUGIN_PRECISIONS):
+    if plugin is not None and precision not in plugin.precisions:
         raise UsageError(
             f"--precision {precision}: {plugin.name} does not support it (it supports {', '.join(plugin.precisions)}); "
             "fp16 needs a model whose every backward and optimizer step goes through Model.backward and Model.optimizer_step"
