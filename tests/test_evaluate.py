@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from support import assert_one_line_error
+import zoo
 from zoo import runs
 from zoo.trainer import TrainOptions, train
 
@@ -70,7 +72,10 @@ def test_record_adds_results_and_replaces_them_when_measured_again(zoo_cli, vae_
     iwae = results[1]
     assert iwae["k"] == 6 and iwae["dataset"] == "digits" and iwae["split"] == "test" and iwae["n"] == 180
     assert iwae["train_command"] == "zoo train vae --steps 20"
-    assert iwae["command"] == f"zoo evaluate vae --run {vae_run} --metrics nll -k 6 --no-progress --record --registry {catalog}"
+    # paths as typed are absolute; the catalog keeps them relative to its own folder
+    run = os.path.relpath(vae_run, catalog.parent)
+    assert iwae["command"] == f"zoo evaluate vae --run {run} --metrics nll -k 6 --no-progress --record --registry {catalog.name}"
+    assert iwae["plugin_version"] == zoo.get_model("vae").version
     assert iwae["unit"] == "nats/image" and iwae["bits_per_dim"] == pytest.approx(iwae["value"] / (256 * 0.6931), rel=1e-3)
     others = [m for m in json.loads(catalog.read_text())["models"] if m["name"] != "vae"]
     assert others == [m for m in json.loads((ROOT / "registry.json").read_text())["models"] if m["name"] != "vae"]
@@ -155,7 +160,7 @@ def test_a_gan_is_measured_against_the_real_split_beside_the_floor(zoo_cli, dcga
     recorded = results[0]
     assert recorded["extractor"] == "classifier:digits" and recorded["n"] == 300 and recorded["n_real"] == 180
     assert recorded["value"] == pytest.approx(fid, abs=1e-3) and recorded["floor"] == pytest.approx(floor_fid, abs=1e-3)
-    assert recorded["command"].startswith(f"zoo evaluate dcgan --run {dcgan_run} -n 300")
+    assert recorded["command"].startswith(f"zoo evaluate dcgan --run {os.path.relpath(dcgan_run, catalog.parent)} -n 300")
     assert results[1]["std"] >= 0 and results[3]["k"] == 5
 
 

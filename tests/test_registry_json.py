@@ -33,3 +33,5 @@ def test_catalog_entries_match_the_plugins():
         for result in entry["results"]:
             assert RESULT_KEYS <= set(result), f"{entry['name']}: a result needs {sorted(RESULT_KEYS)}"
             assert result["command"].startswith("zoo "), "a result names the command that produced it"
+            for key in ("command", "train_command"):
+                assert not any(token.startswith("/") for token in (result.get(key) or "").split()), f"{entry['name']}: {key} has an absolute path"

@@ -2,12 +2,16 @@
 
 ``zoo evaluate ... --record`` adds its results here. A result replaces an earlier one of the
 same model, metric, dataset, split and feature extractor, so re-measuring updates the figure rather than piling
-up copies. The file is rewritten atomically: an interrupted write leaves the old catalog.
+up copies. The file is rewritten atomically: an interrupted write leaves the old catalog. Absolute
+paths in a result's commands are written relative to the catalog's folder (see
+:func:`portable_command`), so a record reads the same on every checkout.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,24 @@ from zoo.errors import UsageError, ZooError
 
 DEFAULT_PATH = Path("registry.json")
 RESULT_KEY = ("metric", "dataset", "split", "extractor")
+COMMAND_KEYS = ("command", "train_command")
+
+
+def portable_command(command: str, base: Path) -> str:
+    """``command`` with each absolute path (alone or as an ``--option=PATH`` value) made
+    relative to ``base``: ``--registry /home/me/zoo/registry.json`` -> ``--registry registry.json``."""
+
+    def relative(token: str) -> str:
+        option, equals, value = token.rpartition("=") if token.startswith("--") and "=" in token else ("", "", token)
+        if not os.path.isabs(value):
+            return token
+        return option + equals + os.path.relpath(value, base)
+
+    try:
+        tokens = shlex.split(command)
+    except ValueError:  # unbalanced quotes: leave it as it was typed
+        return command
+    return shlex.join(relative(t) for t in tokens)
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -37,6 +59,8 @@ def record_results(path: Path, model: str, results: list[dict[str, Any]]) -> Non
     if not entries:
         raise UsageError(f"{path} has no entry for {model!r}; add the model to the catalog first")
     entry = entries[0]
+    base = path.resolve().parent
+    results = [{**r, **{k: portable_command(r[k], base) for k in COMMAND_KEYS if isinstance(r.get(k), str)}} for r in results]
     replaced = {tuple(r.get(key) for key in RESULT_KEY) for r in results}
     kept = [r for r in entry.get("results", []) if tuple(r.get(key) for key in RESULT_KEY) not in replaced]
     entry["results"] = kept + results

@@ -169,6 +169,7 @@ def evaluate_run(
             quality_metrics = []
 
     common = {
+        "plugin_version": plugin.version,  # results describe the networks of this version
         "dataset": data.name,
         "split": data.split,
         "split_note": data.note,
@@ -206,6 +207,7 @@ def _evaluate_forecast(loaded, run_dir, dataset, data_dir, split, batch_size, pr
     _append_event(run_dir, {"step": loaded.step, "dataset": data.name, "split": data.split, **summary})
     shared = {
         "unit": "per frame, summed over its pixels; mean over predicted frames and sequences",
+        "plugin_version": loaded.record.get("plugin_version"),
         "dataset": data.name,
         "split": data.split,
         "split_note": data.note,
