@@ -21,7 +21,7 @@ class CGAN(Plugin):
         "Miyato & Koyama 2018, cGANs with Projection Discriminator, arXiv:1802.05637; "
         "conditional BatchNorm: de Vries et al. 2017, arXiv:1707.00683, and Dumoulin et al. 2017, arXiv:1610.07629"
     )
-    version = "1"
+    version = "2"
     Config = CGANConfig
     default_dataset = "digits"
     graphs = ("generator",)

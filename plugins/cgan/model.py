@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from zoo.contract import DataSpec
-from zoo.conv_layout import conv_layout
+from zoo.conv_layout import pyramid, stage_padding
 from zoo.errors import UsageError
 from zoo.gan.model import GANModel
 from zoo.plugins.cgan.config import CGANConfig
@@ -53,16 +53,16 @@ class ConditionalBatchNorm2d(nn.Module):
 class Generator(nn.Module):
     def __init__(self, latent_dim: int, width: int, channels: int, side: int, num_classes: int) -> None:
         super().__init__()
-        base, halvings = conv_layout(side, "cgan")
-        hidden = width * 2 ** (halvings - 1)
-        convs = [nn.ConvTranspose2d(latent_dim, hidden, base, 1, 0, bias=False)]
+        sides = pyramid(side, "cgan")
+        hidden = width * 2 ** (len(sides) - 2)
+        convs = [nn.ConvTranspose2d(latent_dim, hidden, sides[0], 1, 0, bias=False)]
         norms = [ConditionalBatchNorm2d(hidden, num_classes)]
-        for _ in range(halvings - 1):
-            convs.append(nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, 1, bias=False))
+        for larger in sides[1:-1]:
+            convs.append(nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, *stage_padding(larger), bias=False))
             norms.append(ConditionalBatchNorm2d(hidden // 2, num_classes))
             hidden //= 2
         self.convs, self.norms = nn.ModuleList(convs), nn.ModuleList(norms)
-        self.to_image = nn.ConvTranspose2d(hidden, channels, 4, 2, 1)
+        self.to_image = nn.ConvTranspose2d(hidden, channels, 4, 2, *stage_padding(side))
         self.latent_dim = latent_dim
 
     def class_parameters(self) -> list[nn.Parameter]:
@@ -80,11 +80,11 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     def __init__(self, width: int, channels: int, side: int, num_classes: int) -> None:
         super().__init__()
-        _, halvings = conv_layout(side, "cgan")
+        sides = pyramid(side, "cgan")
         layers: list[nn.Module] = []
         previous, hidden = channels, width
-        for _ in range(halvings):
-            layers += [spectral_norm(nn.Conv2d(previous, hidden, 4, 2, 1)), nn.LeakyReLU(0.2)]
+        for larger in reversed(sides[1:]):
+            layers += [spectral_norm(nn.Conv2d(previous, hidden, 4, 2, stage_padding(larger)[0])), nn.LeakyReLU(0.2)]
             previous, hidden = hidden, hidden * 2
         # one more layer at the base resolution widens each feature's view to about the whole
         # image before the sum: phi must tell the classes apart, not only real from fake

@@ -18,7 +18,7 @@ class DCGAN(Plugin):
     summary = "Deep convolutional GAN: transposed-conv generator, strided-conv discriminator"
     family = "gan"
     paper = "Radford, Metz & Chintala 2016, Unsupervised Representation Learning with DCGANs, arXiv:1511.06434"
-    version = "1"
+    version = "2"
     Config = DCGANConfig
     default_dataset = "digits"
     graphs = ("generator",)

@@ -18,7 +18,7 @@ class SNGAN(Plugin):
     summary = "Spectrally normalised GAN: hinge loss, spectral norm on every D layer, ResNet (32x32 colour) or standard CNN"
     family = "gan"
     paper = "Miyato, Kataoka, Koyama & Yoshida 2018, Spectral Normalization for Generative Adversarial Networks, arXiv:1802.05957"
-    version = "1"
+    version = "2"
     Config = SNGANConfig
     default_dataset = "digits"
     graphs = ("generator",)

@@ -18,7 +18,7 @@ Two bodies, chosen by ``architecture`` (``auto``: resnet for 32x32 colour, dcgan
     1x1 conv), down-sampling blocks to 8x8, two plain blocks, ReLU, global sum pooling,
     linear -> 1. One width throughout each network. Sides 16, 32, 64, ...: each doubling
     past 32 adds one up and one down block.
-``dcgan``, the paper's "standard CNN" (Table 3) sized by ``conv_layout``. G: linear z ->
+``dcgan``, the paper's "standard CNN" (Table 3) sized by ``conv_layout.pyramid``. G: linear z ->
     base x base maps (BN, ReLU), 4x4 stride-2 transposed convolutions (BN, ReLU) halving the
     channels, 3x3 conv, tanh. D: per halving a 3x3 conv and a 4x4 stride-2 conv doubling the
     channels, a last 3x3 conv, linear -> 1; LeakyReLU 0.1 and no BatchNorm.
@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from zoo.contract import DataSpec
-from zoo.conv_layout import conv_layout
+from zoo.conv_layout import pyramid, stage_padding
 from zoo.errors import UsageError
 from zoo.gan.model import GANModel
 from zoo.plugins.sngan.config import SNGANConfig
@@ -150,15 +150,15 @@ def narrower(width: int, halvings: int) -> int:
 class ConvGenerator(nn.Module):
     def __init__(self, latent_dim: int, width: int, channels: int, side: int) -> None:
         super().__init__()
-        base, halvings = conv_layout(side, "sngan")
-        self.width, self.base = width, base
+        sides = pyramid(side, "sngan")
+        self.width, self.base = width, sides[0]
         # no biases in front of BatchNorm: its shift makes them redundant
-        self.linear = nn.Linear(latent_dim, base * base * width, bias=False)
+        self.linear = nn.Linear(latent_dim, self.base * self.base * width, bias=False)
         layers: list[nn.Module] = [nn.BatchNorm2d(width), nn.ReLU(True)]
-        for i in range(halvings):
+        for i, larger in enumerate(sides[1:]):
             wide, narrow = narrower(width, i), narrower(width, i + 1)
-            layers += [nn.ConvTranspose2d(wide, narrow, 4, 2, 1, bias=False), nn.BatchNorm2d(narrow), nn.ReLU(True)]
-        layers += [nn.Conv2d(narrower(width, halvings), channels, 3, 1, 1), nn.Tanh()]
+            layers += [nn.ConvTranspose2d(wide, narrow, 4, 2, *stage_padding(larger), bias=False), nn.BatchNorm2d(narrow), nn.ReLU(True)]
+        layers += [nn.Conv2d(narrower(width, len(sides) - 1), channels, 3, 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -169,15 +169,16 @@ class ConvGenerator(nn.Module):
 class ConvDiscriminator(nn.Module):
     def __init__(self, width: int, channels: int, side: int) -> None:
         super().__init__()
-        base, halvings = conv_layout(side, "sngan")
+        sides = pyramid(side, "sngan")
+        halvings = len(sides) - 1
         layers: list[nn.Module] = []
         hidden = channels
-        for i in range(halvings):
+        for i, larger in enumerate(reversed(sides[1:])):
             out = narrower(width, halvings - i)
             layers += [nn.Conv2d(hidden, out, 3, 1, 1), nn.LeakyReLU(0.1, True)]
-            layers += [nn.Conv2d(out, out, 4, 2, 1), nn.LeakyReLU(0.1, True)]
+            layers += [nn.Conv2d(out, out, 4, 2, stage_padding(larger)[0]), nn.LeakyReLU(0.1, True)]
             hidden = out
-        layers += [nn.Conv2d(hidden, width, 3, 1, 1), nn.LeakyReLU(0.1, True), nn.Flatten(), nn.Linear(base * base * width, 1)]
+        layers += [nn.Conv2d(hidden, width, 3, 1, 1), nn.LeakyReLU(0.1, True), nn.Flatten(), nn.Linear(sides[0] ** 2 * width, 1)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ class VAEGAN(Plugin):
         "Larsen, Sønderby, Larochelle & Winther 2016, Autoencoding beyond pixels using a learned similarity metric, "
         "arXiv:1512.09300"
     )
-    version = "1"
+    version = "2"
     Config = VAEGANConfig
     default_dataset = "digits"
     graphs = ("generator",)

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.contract import Batch, DataSpec, LatentModel
-from zoo.conv_layout import conv_layout
+from zoo.conv_layout import pyramid, stage_padding
 from zoo.errors import UsageError
 from zoo.gan.losses import discriminator_loss, generator_loss, r1_penalty
 from zoo.gan.model import GANModel
@@ -53,14 +53,14 @@ EQUILIBRIUM = math.log(2)
 class Encoder(nn.Module):
     def __init__(self, latent_dim: int, width: int, channels: int, side: int) -> None:
         super().__init__()
-        base, halvings = conv_layout(side, "vaegan")
+        sides = pyramid(side, "vaegan")
         layers: list[nn.Module] = []
         previous, hidden = channels, width
-        for _ in range(halvings):
-            layers += [nn.Conv2d(previous, hidden, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for larger in reversed(sides[1:]):
+            layers += [nn.Conv2d(previous, hidden, 4, 2, stage_padding(larger)[0]), nn.LeakyReLU(0.2, True)]
             previous, hidden = hidden, hidden * 2
         self.convs = nn.Sequential(*layers, nn.Flatten())
-        self.head = nn.Linear(previous * base * base, 2 * latent_dim)
+        self.head = nn.Linear(previous * sides[0] * sides[0], 2 * latent_dim)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images in [-1, 1] -> posterior mean and log-variance, each (N, latent_dim)."""

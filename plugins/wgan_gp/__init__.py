@@ -18,7 +18,7 @@ class WGANGP(Plugin):
     summary = "Wasserstein GAN with gradient penalty: DCGAN generator, layer-normalised critic, 5 critic steps per G step"
     family = "gan"
     paper = "Gulrajani, Ahmed, Arjovsky, Dumoulin & Courville 2017, Improved Training of Wasserstein GANs, arXiv:1704.00028"
-    version = "1"
+    version = "2"
     Config = WGANGPConfig
     default_dataset = "digits"
     graphs = ("generator",)

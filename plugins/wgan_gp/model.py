@@ -11,7 +11,7 @@ critic mirrors it with strided convolutions and LeakyReLU 0.2 but has no BatchNo
 penalty is a per-sample gradient, and BatchNorm makes each output depend on the whole batch.
 The paper swaps in layer normalisation, here ``GroupNorm(1, C)``: per sample over (C, H, W),
 with a per-channel scale and shift. Its last convolution gives one unbounded score per
-image (no sigmoid). Both networks are sized from the image side by ``conv_layout``.
+image (no sigmoid). Both networks are sized from the image side by ``conv_layout.pyramid``.
 
 The generator's convolutions start from DCGAN's N(0, 0.02). PyTorch's default initialisation
 takes a transposed convolution's fan-in from its output channels, which gives the output
@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from zoo.contract import DataSpec
-from zoo.conv_layout import conv_layout
+from zoo.conv_layout import pyramid, stage_padding
 from zoo.errors import UsageError
 from zoo.gan.model import GANModel
 from zoo.gan.networks import DCGANGenerator
@@ -36,18 +36,18 @@ from zoo.plugins.wgan_gp.config import WGANGPConfig
 class Critic(nn.Module):
     def __init__(self, width: int, channels: int, side: int, norm: str) -> None:
         super().__init__()
-        base, halvings = conv_layout(side, "wgan-gp")
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        sides = pyramid(side, "wgan-gp")
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, stage_padding(side)[0]), nn.LeakyReLU(0.2, True)]
         hidden = width
-        for _ in range(halvings - 1):
+        for larger in reversed(sides[1:-1]):
             # the norm's per-channel shift makes a convolution bias redundant
-            layers.append(nn.Conv2d(hidden, hidden * 2, 4, 2, 1, bias=norm == "none"))
+            layers.append(nn.Conv2d(hidden, hidden * 2, 4, 2, stage_padding(larger)[0], bias=norm == "none"))
             if norm == "layer":
                 layers.append(nn.GroupNorm(1, hidden * 2))
             layers.append(nn.LeakyReLU(0.2, True))
             hidden *= 2
         # a bias would cancel in E[D(real)] - E[D(fake)] and never learn
-        layers.append(nn.Conv2d(hidden, 1, base, 1, 0, bias=False))
+        layers.append(nn.Conv2d(hidden, 1, sides[0], 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

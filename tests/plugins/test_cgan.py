@@ -45,7 +45,7 @@ def test_unlabelled_data_and_unsupported_sizes_are_refused():
         with pytest.raises(UsageError, match="labelled dataset"):
             build(DataSpec(1, 16, 16, num_classes=classes))
     with pytest.raises(UsageError, match="--image-size"):
-        build(DataSpec(1, 30, 30, num_classes=10))
+        build(DataSpec(1, 6, 6, num_classes=10))
     with pytest.raises(UsageError, match="square"):
         build(DataSpec(1, 32, 16, num_classes=10))
 

@@ -4,8 +4,9 @@ Several plugins build on these networks: dcgan uses both, wgan-gp the generator 
 has no BatchNorm), and vaegan both (the generator as its decoder, the discriminator's last
 feature map as its learned similarity). They live here so that a fix reaches all of them.
 
-Both are sized from the image side by ``conv_layout``: the side is halved down to a small
-base (4 for 16/32/64 px, 7 for 28 px), one stride-2 4x4 (transposed) convolution per halving.
+Both are sized from the image side by ``conv_layout.pyramid``: the side is halved, rounding
+up, down to a 3 or 4 pixel base (28 -> 14 -> 7 -> 4, as 32 -> 16 -> 8 -> 4), one stride-2 4x4
+(transposed) convolution per halving, so 28 x 28 MNIST gets the recipe's 256/128/64 channels.
 
 Initialise with ``dcgan_init``. PyTorch's default initialisation takes a transposed
 convolution's fan-in from its *output* channels, which gives the generator's last layer (one
@@ -18,32 +19,34 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.conv_layout import conv_layout
+from zoo.conv_layout import pyramid, stage_padding
 
 
 class DCGANGenerator(nn.Module):
     """z (N, latent_dim) -> images in [-1, 1]: transposed convolutions, BatchNorm + ReLU, tanh.
 
-    ``name`` is the plugin's, for the error ``conv_layout`` gives on an unsupported side.
+    ``name`` is the plugin's, for the error ``pyramid`` gives on an unsupported side.
     """
 
     def __init__(self, latent_dim: int, width: int, channels: int, side: int, name: str) -> None:
         super().__init__()
-        base, halvings = conv_layout(side, name)
-        hidden = width * 2 ** (halvings - 1)
+        sides = pyramid(side, name)
+        hidden = width * 2 ** (len(sides) - 2)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, hidden, base, 1, 0, bias=False),
+            nn.ConvTranspose2d(latent_dim, hidden, sides[0], 1, 0, bias=False),
             nn.BatchNorm2d(hidden),
             nn.ReLU(True),
         ]
-        for _ in range(halvings - 1):
+        for larger in sides[1:-1]:
+            padding, output_padding = stage_padding(larger)
             layers += [
-                nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, 1, bias=False),
+                nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, padding, output_padding, bias=False),
                 nn.BatchNorm2d(hidden // 2),
                 nn.ReLU(True),
             ]
             hidden //= 2
-        layers += [nn.ConvTranspose2d(hidden, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        padding, output_padding = stage_padding(side)
+        layers += [nn.ConvTranspose2d(hidden, channels, 4, 2, padding, output_padding, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.latent_dim = latent_dim
 
@@ -58,17 +61,17 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, width: int, channels: int, side: int, name: str) -> None:
         super().__init__()
-        base, halvings = conv_layout(side, name)
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        sides = pyramid(side, name)
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, stage_padding(side)[0], bias=False), nn.LeakyReLU(0.2, True)]
         hidden = width
-        for _ in range(halvings - 1):
+        for larger in reversed(sides[1:-1]):
             layers += [
-                nn.Conv2d(hidden, hidden * 2, 4, 2, 1, bias=False),
+                nn.Conv2d(hidden, hidden * 2, 4, 2, stage_padding(larger)[0], bias=False),
                 nn.BatchNorm2d(hidden * 2),
                 nn.LeakyReLU(0.2, True),
             ]
             hidden *= 2
-        layers.append(nn.Conv2d(hidden, 1, base, 1, 0, bias=False))
+        layers.append(nn.Conv2d(hidden, 1, sides[0], 1, 0, bias=False))
         # One Sequential, body then head, so the state-dict keys are ``net.<i>.*``.
         self.net = nn.Sequential(*layers)
 
