@@ -113,12 +113,16 @@ class GANModel(Model):
         self.generator.train()
         self.discriminator.train()
         z = torch.randn(real.shape[0], self.config.latent_dim, device=self.device)
-        with torch.no_grad():
+        # One generator forward a step, as DCGAN's recipe does: D learns from the fakes
+        # detached, then G from the same fakes through the updated D. On critic-only steps
+        # (n_critic > 1) no graph is kept.
+        updates_generator = step % self.n_critic == 0
+        with torch.set_grad_enabled(updates_generator):
             fake = self.generate(z, labels)  # fakes of the real batch's classes
 
-        losses = self.discriminator_step(real, fake, labels)
-        if step % self.n_critic == 0:
-            losses |= self.generator_step(real.shape[0], labels)
+        losses = self.discriminator_step(real, fake.detach(), labels)
+        if updates_generator:
+            losses |= self.generator_step(fake, labels)
         return losses
 
     def discriminator_step(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
@@ -141,10 +145,10 @@ class GANModel(Model):
             losses["d_accuracy"] = right.item()
         return losses
 
-    def generator_step(self, n: int, labels: torch.Tensor | None) -> dict[str, float]:
+    def generator_step(self, fake: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
+        """``fake``: this step's generated batch, still attached to the generator's graph."""
         self.opt_g.zero_grad(set_to_none=True)
-        z = torch.randn(n, self.config.latent_dim, device=self.device)
-        loss = generator_loss(self.loss, self.discriminate(self.generate(z, labels), labels))
+        loss = generator_loss(self.loss, self.discriminate(fake, labels))
         self.backward(loss)
         self.optimizer_step(self.opt_g)
         if self.ema is not None:
