@@ -158,13 +158,14 @@ def grid_tiles(path, n: int, side: int, nrow: int, padding: int = 2) -> np.ndarr
     return np.stack(tiles)
 
 
-# Small networks and large learning rates keep this under a minute; trained with --seed 0, 1
-# and 2 it draws 15 or 16 threes and 15 or 16 sevens out of 16.
+# Small networks and large learning rates keep this under a minute. G learns at twice D's rate,
+# as dcgan's defaults do: trained with --seed 0, 1 and 2 it draws 15, 14 and 15 threes and 16
+# sevens out of 16 (at equal rates, since the one-forward GAN step: 13, 16 and 14 threes).
 ACCEPTANCE = {
     "generator_width": 16,
     "discriminator_width": 16,
     "latent_dim": 32,
-    "lr_generator": 2e-3,
+    "lr_generator": 4e-3,
     "lr_discriminator": 2e-3,
 }
 

@@ -29,7 +29,7 @@ def test_generator_and_discriminator_fit_the_image_shape(side, channels):
 
 def test_unsupported_sizes_are_refused_with_a_hint():
     with pytest.raises(UsageError, match="--image-size"):
-        build(DataSpec(1, 30, 30))
+        build(DataSpec(1, 6, 6))
     with pytest.raises(UsageError, match="square"):
         build(DataSpec(1, 32, 16))
 
@@ -42,11 +42,18 @@ def test_weights_follow_the_paper_initialisation():
     assert not any(isinstance(m, (torch.nn.MaxPool2d, torch.nn.AvgPool2d)) for m in model.discriminator.modules())
 
 
-def test_optimizers_are_adam_with_beta1_one_half():
+def test_optimizers_are_adam_with_beta1_one_half_and_g_at_twice_ds_rate():
     model = build(DataSpec(1, 16, 16))
     for optimizer in model.optimizers.values():
         assert isinstance(optimizer, torch.optim.Adam)
-        assert optimizer.param_groups[0]["lr"] == 2e-4 and optimizer.param_groups[0]["betas"][0] == 0.5
+        assert optimizer.param_groups[0]["betas"] == (0.5, 0.999)
+    assert model.opt_d.param_groups[0]["lr"] == 2e-4, "the recipe's rate"
+    assert model.opt_g.param_groups[0]["lr"] == 4e-4
+
+
+def test_samples_come_from_the_generators_moving_average_by_default():
+    model = build(DataSpec(1, 16, 16))
+    assert model.ema is not None and "generator_ema" in model.modules
 
 
 def test_train_step_updates_both_networks_and_returns_float_losses():
@@ -79,13 +86,15 @@ def test_export_graph_matches_sample():
     assert torch.allclose(graph.module(latent), expected, atol=1e-6)
 
 
-def test_inference_generator_follows_the_weights():
-    model = build(DataSpec(1, 16, 16))
+@pytest.mark.parametrize("ema_decay", [0.0, 0.999])
+def test_inference_generator_follows_the_weights(ema_decay):
+    model = build(DataSpec(1, 16, 16), ema_decay=ema_decay)
+    source = model.ema.module if ema_decay else model.generator
     first = model.sample(4, seed=0)
     assert model.inference_generator() is model.inference_generator(), "cached while the weights stand still"
     model.train_step(Batch(torch.rand(8, 1, 16, 16)), step=1)
     trained = model.sample(4, seed=0)
     assert not torch.equal(first, trained), "a train step must refresh it"
     with torch.no_grad():
-        model.generator.net[0].weight.mul_(2)  # as load_state_dict does, in place
+        source.net[0].weight.mul_(2)  # as load_state_dict does, in place
     assert not torch.equal(trained, model.sample(4, seed=0)), "an in-place weight change must refresh it"
