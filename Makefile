@@ -28,7 +28,7 @@ bench: install
 	$(BIN)/python benchmarks/speed_options.py
 	$(BIN)/python benchmarks/vae_nll.py
 	$(BIN)/python benchmarks/gan_stability.py
-	$(BIN)/python benchmarks/dcgan_reference.py
+	$(BIN)/python benchmarks/reference_recipes.py --jobs 2
 	$(BIN)/python benchmarks/recurrent.py
 
 clean:
