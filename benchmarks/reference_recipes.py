@@ -221,6 +221,7 @@ def run_cell(key: str, steps: int, seed: int, n: int, k: int, device: str, grids
         "scores": scores,
         "train_seconds": round(seconds, 1),
         "train_command": command,
+        "extractor_sha256": classifier().record["sha256"] if contestant.quality else None,
         "device": str(torch_device),
         "threads": torch.get_num_threads(),
         "commit": commit(),
@@ -253,6 +254,9 @@ def floor(n_real_seed: int = 0) -> dict[str, float]:
 
 
 def classifier():
+    """``classifier:mnist`` from zoo's cache, trained there first if missing. Cells record its
+    sha256; it is trained on one thread so that a new cache on the same torch and CPU rebuilds
+    the same network, and the cells measured before stay comparable."""
     from zoo.errors import ZooError
     from zoo.features import get_extractor
     from zoo.features.classifier import ClassifierFeatures, train_classifier
@@ -260,7 +264,12 @@ def classifier():
     try:
         return get_extractor("classifier:mnist")
     except ZooError:  # none cached yet: train and cache it, as `zoo features train` would
-        train_classifier("mnist", data_dir=MNIST_DIR, progress=False)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            train_classifier("mnist", data_dir=MNIST_DIR, progress=False)
+        finally:
+            torch.set_num_threads(threads)
         return ClassifierFeatures.open("mnist", None)
 
 
@@ -281,11 +290,16 @@ def read_results(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def current(results: list[dict[str, Any]]) -> dict[tuple[str, int, int], dict[str, Any]]:
-    """The newest cell of each (contestant, steps, seed) measured at the contestant's current version."""
+def current(results: list[dict[str, Any]], extractor_sha256: str | None = None) -> dict[tuple[str, int, int], dict[str, Any]]:
+    """The newest cell of each (contestant, steps, seed) measured at the contestant's current
+    version and, for sample quality, with the classifier at hand (``extractor_sha256``): FIDs in
+    the features of two differently trained classifiers are not comparable."""
     versions = {key: version(CONTESTANTS[key]) for key in {e["contestant"] for e in results} if key in CONTESTANTS}
     cells = {}
     for entry in results:
+        scored_quality = entry["contestant"] in CONTESTANTS and CONTESTANTS[entry["contestant"]].quality
+        if extractor_sha256 and scored_quality and entry.get("extractor_sha256") != extractor_sha256:
+            continue
         if versions.get(entry["contestant"]) == entry["version"]:
             cells[entry["contestant"], entry["steps"], entry["seed"]] = entry
     return cells
@@ -303,7 +317,12 @@ def table(cells: dict[tuple[str, int, int], dict[str, Any]], budgets: list[int],
     """One block per pair and budget: each contestant's mean ± sd over seeds, then the ratios
     taken seed by seed (zoo / reference), and whether every seed meets the pair's bar."""
     lines = []
-    columns = [("FID", "fid", 2), ("KID", "kid_mean", 4), ("precision", "precision", 3), ("recall", "recall", 3), ("density", "density", 3), ("coverage", "coverage", 3), ("-ELBO", "neg_elbo", 2), ("IWAE NLL", "iwae_nll", 2)]
+    quality_columns = [("FID", "fid", 2), ("KID", "kid_mean", 4), ("precision", "precision", 3), ("recall", "recall", 3), ("density", "density", 3), ("coverage", "coverage", 3)]
+    likelihood_columns = [("-ELBO", "neg_elbo", 2), ("IWAE NLL", "iwae_nll", 2)]
+    shown = [c for c in pairs for c in PAIR_CONTESTANTS[c]]
+    columns = (quality_columns if any(CONTESTANTS[c].quality for c in shown) else []) + (
+        likelihood_columns if any(CONTESTANTS[c].likelihood for c in shown) else []
+    )
     header = f"{'pair':<8} {'steps':>6} {'contestant':<32} {'seeds':>5} " + " ".join(f"{name:>16}" for name, _, _ in columns) + "  bar"
     lines += [header, "-" * len(header)]
     for pair in pairs:
@@ -380,9 +399,9 @@ def main() -> None:
                     if (key, steps, seed) not in wanted:
                         wanted.append((key, steps, seed))
 
-    classifier()  # trained once here, before any worker needs it
+    extractor_sha256 = classifier().record["sha256"]  # trained once here, before any worker needs it
     if not args.table:
-        done = set() if args.rerun else set(current(read_results(args.results)))
+        done = set() if args.rerun else set(current(read_results(args.results), extractor_sha256))
         todo = [cell for cell in wanted if cell not in done]
         print(f"{len(todo)} cells to train ({len(wanted) - len(todo)} already measured) into {args.results}", flush=True)
         args.results.parent.mkdir(parents=True, exist_ok=True)
@@ -396,7 +415,8 @@ def main() -> None:
                     f.write(json.dumps(entry) + "\n")
                 print(f"{time.strftime('%H:%M:%S')} {key} {steps} steps seed {seed}: {entry['train_seconds']:.0f} s, {entry['scores']}", flush=True)
 
-    cells = {cell: entry for cell, entry in current(read_results(args.results)).items() if cell in wanted}
+    cells = {cell: entry for cell, entry in current(read_results(args.results), extractor_sha256).items() if cell in wanted}
+    print(f"classifier:mnist sha256 {extractor_sha256[:12]}; cells scored with another classifier are left out")
     print(f"\nMNIST, 9,000 carved train images, batch {BATCH_SIZE}; {args.n:,} samples against the 1,000 held-out images in classifier:mnist "
           f"features (KID over 100 subsets, PRDC with k = 5 on equal numbers); IWAE with k = {args.k}, test images binarised once (seed 0); "
           "mean ± sd over seeds; ratios per seed, then averaged")

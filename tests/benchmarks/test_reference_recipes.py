@@ -75,8 +75,9 @@ def test_bars_are_the_issues(bench):
 def test_the_table_keeps_current_cells_and_judges_each_seed(bench, tmp_path):
     zoo_version, ref_version = bench.version(bench.CONTESTANTS["zoo:dcgan"]), bench.version(bench.CONTESTANTS["ref:dcgan"])
 
-    def cell(key, version, seed, fid, recall):
-        return {"contestant": key, "steps": 100, "seed": seed, "version": version, "scores": {"fid": fid, "recall": recall}}
+    def cell(key, version, seed, fid, recall, extractor="aaa"):
+        scores = {"fid": fid, "recall": recall}
+        return {"contestant": key, "steps": 100, "seed": seed, "version": version, "scores": scores, "extractor_sha256": extractor}
 
     results = tmp_path / "results.jsonl"
     lines = [
@@ -85,10 +86,11 @@ def test_the_table_keeps_current_cells_and_judges_each_seed(bench, tmp_path):
         cell("ref:dcgan", ref_version, 0, 10.0, 0.9),
         cell("zoo:dcgan", zoo_version, 1, 9.0, 0.9),
         cell("ref:dcgan", ref_version, 1, 10.0, 0.9),
+        cell("ref:dcgan", ref_version, 0, 1.0, 1.0, extractor="bbb"),  # newest, but another classifier's features: not counted
     ]
     results.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    cells = bench.current(bench.read_results(results))
-    assert cells["zoo:dcgan", 100, 0]["scores"]["fid"] == 4.0
+    cells = bench.current(bench.read_results(results), extractor_sha256="aaa")
+    assert cells["zoo:dcgan", 100, 0]["scores"]["fid"] == 4.0 and cells["ref:dcgan", 100, 0]["scores"]["fid"] == 10.0
     text = "\n".join(bench.table(cells, [100], None, ["dcgan"]))
     ratio_line = next(line for line in text.splitlines() if line.startswith("dcgan") and "ratio" in line)
     assert "0.650 ± 0.354" in ratio_line  # FID ratios 0.4 and 0.9 per seed
