@@ -186,6 +186,7 @@ def run_cell(key: str, steps: int, seed: int, n: int, k: int, device: str, grids
     from zoo.device import pick_device
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    code = commit()  # the code the cell started from; later commits may land while it trains
     contestant = CONTESTANTS[key]
     torch_device = pick_device(device)
     train_set = load_dataset("mnist", split="train", data_dir=MNIST_DIR)
@@ -224,7 +225,7 @@ def run_cell(key: str, steps: int, seed: int, n: int, k: int, device: str, grids
         "extractor_sha256": classifier().record["sha256"] if contestant.quality else None,
         "device": str(torch_device),
         "threads": torch.get_num_threads(),
-        "commit": commit(),
+        "commit": code,
         "date": datetime.date.today().isoformat(),
     }
 
