@@ -198,9 +198,9 @@ def run_cell(key: str, steps: int, seed: int, n: int, k: int, device: str, grids
             draw = lambda count, s: model.sample(count, seed=s)  # noqa: E731
         else:
             recipe = importlib.import_module(f"recipes.{contestant.recipe}")
-            trained = recipe.train(train_set.images, steps, seed, torch_device, BATCH_SIZE)
-            model, command = (trained, None) if contestant.likelihood else (None, None)
-            draw = trained.sample if contestant.likelihood else trained
+            trained, command = recipe.train(train_set.images, steps, seed, torch_device, BATCH_SIZE), None
+            # a likelihood recipe returns its model, a GAN recipe its sampler
+            model, draw = (trained, trained.sample) if contestant.likelihood else (None, trained)
         seconds = time.perf_counter() - start
         scores: dict[str, Any] = {}
         if contestant.quality:
@@ -320,10 +320,8 @@ def table(cells: dict[tuple[str, int, int], dict[str, Any]], budgets: list[int],
     lines = []
     quality_columns = [("FID", "fid", 2), ("KID", "kid_mean", 4), ("precision", "precision", 3), ("recall", "recall", 3), ("density", "density", 3), ("coverage", "coverage", 3)]
     likelihood_columns = [("-ELBO", "neg_elbo", 2), ("IWAE NLL", "iwae_nll", 2)]
-    shown = [c for c in pairs for c in PAIR_CONTESTANTS[c]]
-    columns = (quality_columns if any(CONTESTANTS[c].quality for c in shown) else []) + (
-        likelihood_columns if any(CONTESTANTS[c].likelihood for c in shown) else []
-    )
+    shown = [CONTESTANTS[key] for pair in pairs for key in PAIR_CONTESTANTS[pair]]
+    columns = (quality_columns if any(c.quality for c in shown) else []) + (likelihood_columns if any(c.likelihood for c in shown) else [])
     header = f"{'pair':<8} {'steps':>6} {'contestant':<32} {'seeds':>5} " + " ".join(f"{name:>16}" for name, _, _ in columns) + "  bar"
     lines += [header, "-" * len(header)]
     for pair in pairs:
