@@ -369,6 +369,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="2500,10000", help="generator steps, comma list")
     parser.add_argument("--seeds", default="0,1", help="seeds at the first budget; later budgets take the first seed alone")
     parser.add_argument("--all-seeds", action="store_true", help="every seed at every budget")
+    parser.add_argument("--contestants", default=None, help=f"train only these of the pairs' contestants, comma list of {', '.join(CONTESTANTS)}")
     parser.add_argument("-n", type=int, default=5000, help="samples per contestant for the quality metrics")
     parser.add_argument("-k", type=int, default=1000, help="importance samples per test image for the IWAE bound")
     parser.add_argument("--device", default="cpu")
@@ -385,6 +386,9 @@ def main() -> None:
     unknown = [p for p in pairs if p not in PAIR_CONTESTANTS]
     if unknown:
         parser.error(f"unknown pair {', '.join(unknown)}; choose from {', '.join(PAIR_CONTESTANTS)}")
+    only = None if args.contestants is None else [c.strip() for c in args.contestants.split(",") if c.strip()]
+    if only is not None and (strangers := [c for c in only if c not in CONTESTANTS]):
+        parser.error(f"unknown contestant {', '.join(strangers)}; choose from {', '.join(CONTESTANTS)}")
     budgets = [int(b) for b in args.budgets.split(",")]
     seeds = [int(s) for s in args.seeds.split(",")]
     if args.quick:
@@ -401,7 +405,7 @@ def main() -> None:
     extractor_sha256 = classifier().record["sha256"]  # trained once here, before any worker needs it
     if not args.table:
         done = set() if args.rerun else set(current(read_results(args.results), extractor_sha256))
-        todo = [cell for cell in wanted if cell not in done]
+        todo = [cell for cell in wanted if cell not in done and (only is None or cell[0] in only)]
         print(f"{len(todo)} cells to train ({len(wanted) - len(todo)} already measured) into {args.results}", flush=True)
         args.results.parent.mkdir(parents=True, exist_ok=True)
         context = multiprocessing.get_context("spawn")
@@ -410,7 +414,7 @@ def main() -> None:
             for future in concurrent.futures.as_completed(futures):
                 key, steps, seed = futures[future]
                 entry = future.result()
-                with args.results.open("a") as f:  # only this process writes the file
+                with args.results.open("a") as f:  # one write per line: sweeps running side by side append whole lines
                     f.write(json.dumps(entry) + "\n")
                 print(f"{time.strftime('%H:%M:%S')} {key} {steps} steps seed {seed}: {entry['train_seconds']:.0f} s, {entry['scores']}", flush=True)
 
