@@ -217,12 +217,13 @@ class SNGANModel(GANModel):
         if data.height != data.width:
             raise UsageError(f"sngan needs square images, got {data.height}x{data.width}: pass --image-size")
         self.architecture = choose_architecture(config, data)
+        generator_width, discriminator_width = config.widths(self.architecture)
         if self.architecture == "resnet":
-            generator = ResNetGenerator(config.latent_dim, config.generator_width, data.channels, data.height)
-            discriminator = ResNetDiscriminator(config.discriminator_width, data.channels, data.height)
+            generator = ResNetGenerator(config.latent_dim, generator_width, data.channels, data.height)
+            discriminator = ResNetDiscriminator(discriminator_width, data.channels, data.height)
         else:
-            generator = ConvGenerator(config.latent_dim, config.generator_width, data.channels, data.height)
-            discriminator = ConvDiscriminator(config.discriminator_width, data.channels, data.height)
+            generator = ConvGenerator(config.latent_dim, generator_width, data.channels, data.height)
+            discriminator = ConvDiscriminator(discriminator_width, data.channels, data.height)
             for net in (generator, discriminator):
                 net.apply(normal_init)
         spectrally_normalise(discriminator, config.power_iterations)

@@ -133,9 +133,22 @@ def test_n_critic_spaces_the_generator_updates():
 
 def test_config_rejects_bad_values():
     plugin = get_model("sngan")
-    for bad in ({"n_critic": 0}, {"power_iterations": 0}, {"generator_width": 0}, {"architecture": "vgg"}):
+    for bad in ({"n_critic": 0}, {"power_iterations": 0}, {"generator_width": -1}, {"discriminator_width": -1}, {"architecture": "vgg"}):
         with pytest.raises(ValueError):
             plugin.Config(**bad)
+
+
+def test_default_widths_are_the_architectures_own():
+    plugin = get_model("sngan")
+    standard = plugin.build(plugin.Config(), DataSpec(1, 28, 28))
+    deconvs = [m.out_channels for m in standard.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    convs = [m.out_channels for m in standard.discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert standard.architecture == "dcgan" and deconvs == [256, 128, 64], "Table 3: 512 at 4 x 4, halved per layer"
+    assert convs == [64, 64, 128, 128, 256, 256, 512]
+    resnet = plugin.build(plugin.Config(), DataSpec(3, 32, 32))
+    assert resnet.architecture == "resnet" and resnet.generator.width == 128
+    narrow = plugin.build(plugin.Config(generator_width=32, discriminator_width=16), DataSpec(1, 28, 28))
+    assert [m.out_channels for m in narrow.generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)] == [16, 8, 4]
 
 
 def test_resnet_refuses_other_sides_with_a_hint():
