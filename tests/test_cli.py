@@ -52,11 +52,18 @@ def test_train_prints_the_run_directory_and_sample_writes_a_grid(trained_run, zo
 
 
 def test_resume_through_the_cli(trained_run, zoo_cli):
+    from zoo import checkpoint
+
     result = zoo_cli("train", "dcgan", "--resume", str(trained_run), "--steps", "30", "--no-progress")
     assert result.exit_code == 0, result.stderr
     assert "finished at step 30" in result.stderr and result.stdout.strip() == str(trained_run)
     mixed = zoo_cli("train", "dcgan", "--resume", str(trained_run), "--steps", "40", "--set", "latent_dim=3")
     assert_one_line_error(mixed, 2, "--set cannot be combined with --resume")
+    # every option the run keeps from its record is refused, not silently ignored
+    for flag, value in (("--seed", "3"), ("--batch-size", "8"), ("--log-every", "5"), ("--precision", "fp32")):
+        kept = zoo_cli("train", "dcgan", "--resume", str(trained_run), "--steps", "40", flag, value)
+        assert_one_line_error(kept, 2, f"{flag} cannot be combined with --resume")
+    assert checkpoint.latest_checkpoint(trained_run)[0] == 30, "a refused resume trains nothing"
 
 
 def test_unknown_model(zoo_cli):
@@ -134,3 +141,15 @@ def test_a_closed_pipe_is_not_an_error():
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 0, stderr
     assert stderr == ""
+
+
+def test_a_loaded_run_names_the_checkpoint_it_chose_and_its_digest(trained_run):
+    from zoo import checkpoint, runs
+    from zoo.digest import sha256_of
+
+    loaded = runs.load(trained_run)
+    assert loaded.checkpoint == checkpoint.latest_checkpoint(trained_run)[1]
+    assert loaded.weights_sha256 == sha256_of(loaded.checkpoint / checkpoint.WEIGHTS)
+    newer = checkpoint.save(trained_run, loaded.model, loaded.step + 5)
+    assert checkpoint.latest_checkpoint(trained_run)[1] == newer != loaded.checkpoint
+    assert loaded.weights_sha256 == sha256_of(loaded.checkpoint / checkpoint.WEIGHTS), "the choice made at load stays"

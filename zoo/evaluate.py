@@ -80,6 +80,39 @@ class Evaluation:
             lines.append(f"{label:<{width}}" + "".join(f"  {fmt(values):>{w}}" for _, _, w, fmt in columns))
         return lines
 
+    def report(self, name: str) -> list[str]:
+        """What ``zoo evaluate`` prints: where it measured, on what data, and the tables."""
+        head = f"{name} {self.run_dir} (step {self.step}) on {self.dataset} {self.split}"
+        if self.forecast:
+            from zoo.forecast import EPSILON
+
+            scores = self.forecast
+            lines = [f"{head}: {scores.sequences:,} sequences, {scores.context_frames} frames given, {scores.horizon} predicted"]
+            lines += [f"data: {self.note}"] if self.note else []
+            lines += scores.table()
+            lines.append(f"per predicted frame, summed over its pixels; BCE in nats with predictions clamped to [{EPSILON:g}, {1 - EPSILON:g}]")
+        else:
+            counted = f"{self.likelihood['n']:,} images" if self.likelihood else f"{self.quality['n_real']:,} real images"
+            lines = [f"{head}: {counted}"] + ([f"data: {self.note}"] if self.note else [])
+        if self.likelihood:
+            lines.append(f"binarisation: {self.likelihood['binarization']}")
+            if "conditioning" in self.results[0]:
+                lines.append(f"conditioning: {self.results[0]['conditioning']}")
+            lines += self.likelihood_table()
+        if self.quality:
+            q = self.quality
+            lines += [""] if self.likelihood else []
+            lines.append(f"features: {q['extractor']}: {q['extractor_description']}")
+            lines += self.quality_table(name)
+            notes = [f"KID over 100 subsets of {q['kid_subset_size']:,}"] if "kid_subset_size" in q else []
+            if "prdc_n" in q:
+                notes.append(f"precision/recall/density/coverage with k = 5 on {q['prdc_n']:,} images a side")
+            notes.append(f"the floor compares two halves of the {q['n_real']:,} real images")
+            lines.append("; ".join(notes))
+        if self.skipped:
+            lines.append(self.skipped)
+        return lines
+
 
 def _mean_std(key: str, digits: int):
     return lambda v: f"{v[key + '_mean']:.{digits}f} ± {v[key + '_std']:.{digits}f}"

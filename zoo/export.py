@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from zoo import registry
 from zoo.digest import sha256_of
 from zoo.errors import UsageError
+
+if TYPE_CHECKING:
+    from zoo.runs import LoadedRun
 
 
 @dataclasses.dataclass
@@ -38,6 +41,14 @@ class ExportSource:
         from zoo.checkpoint import WEIGHTS
 
         return cls(model_name, graph_name, folder.parent.parent, folder / WEIGHTS, sha256_of(folder / WEIGHTS), step, image_shape)
+
+    @classmethod
+    def of_run(cls, loaded: "LoadedRun", graph_name: str) -> "ExportSource":
+        """The source for the checkpoint a run was loaded from, with the sha256 taken as it loaded."""
+        from zoo.checkpoint import WEIGHTS
+
+        folder = loaded.checkpoint
+        return cls(loaded.name, graph_name, loaded.path, folder / WEIGHTS, loaded.weights_sha256, loaded.step, loaded.model.data.shape)
 
 
 @dataclasses.dataclass
@@ -78,7 +89,7 @@ def export_run(
     **options: Any,
 ) -> ExportReport:
     """Export a graph of a trained run (``zoo export NAME --onnx``)."""
-    from zoo import checkpoint, runs
+    from zoo import runs
     from zoo.models import get_model
 
     plugin = get_model(model_name)
@@ -91,11 +102,10 @@ def export_run(
     graphs = loaded.model.export_graphs()
     if graph_name not in graphs:
         raise UsageError(f"{model_name} declares graph {graph_name!r} but its model does not export it")
-    _, folder = checkpoint.latest_checkpoint(run_dir)
     out_path = Path(out) if out is not None else Path(f"{model_name}-{graph_name}{exporter.suffix}")
     if out_path.suffix != exporter.suffix:
         raise UsageError(f"--out must end in {exporter.suffix}, got {str(out_path)!r}")
-    source = ExportSource.of_checkpoint(model_name, graph_name, folder, loaded.step, loaded.model.data.shape)
+    source = ExportSource.of_run(loaded, graph_name)
     if options.get("int8"):
         from zoo.export_quality import forecast_int8, int8_judge
 

@@ -79,6 +79,23 @@ def find(model_name: str, run: str | Path | None = "latest", runs_dir: str | Pat
     return path
 
 
+def resolve(run: str, runs_dir: str | Path | None = None) -> Path:
+    """A RUN argument that names no model beside it (``zoo compare``, ``zoo report``): a run
+    directory, or a model name meaning that model's newest run."""
+    path = Path(run).expanduser()
+    if (path / CONFIG).is_file():
+        return path
+    if "/" not in run and "\\" not in run:
+        root = runs_root(runs_dir)
+        found = list_runs(root, run)
+        if found:
+            return found[-1].path
+        if not path.exists():
+            raise ZooError(f"{run!r} is neither a run directory nor a model with runs under {root}; `zoo runs` lists the runs there are")
+    read_config(path)  # says why this folder is not a run
+    return path
+
+
 @dataclasses.dataclass
 class RunInfo:
     path: Path
@@ -143,6 +160,11 @@ class LoadedRun:
     record: dict[str, Any]
     model: "Model"
     step: int
+    checkpoint: Path
+    """The checkpoint folder the weights came from (``RUN/checkpoints/step-N``)."""
+    weights_sha256: str
+    """SHA-256 of that folder's weights file, hashed when it was loaded: every verb that names the
+    weights it used (encode, decode, export) takes this one choice, not a newer checkpoint."""
 
     @property
     def name(self) -> str:
@@ -193,7 +215,10 @@ def load(run_dir: str | Path, device: "torch.device | str" = "cpu", model_name: 
     record = read_config(run_dir)
     if model_name is not None and record["model"] != model_name:
         raise ZooError(f"{run_dir} is a run of {record['model']!r}, not {model_name!r}")
+    from zoo.digest import sha256_of
+
     step, folder = checkpoint.latest_checkpoint(run_dir)
     _, _, model = build_from_record(record, device)
+    digest = sha256_of(folder / checkpoint.WEIGHTS)
     checkpoint.load_weights(model, folder)
-    return LoadedRun(path=run_dir, record=record, model=model, step=step)
+    return LoadedRun(path=run_dir, record=record, model=model, step=step, checkpoint=folder, weights_sha256=digest)

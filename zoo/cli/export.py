@@ -1,0 +1,85 @@
+"""``zoo export`` (a run's graph, verified) and ``zoo generate`` (an exported file, onnxruntime only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from zoo.cli.options import run_option, runs_dir_option
+from zoo.errors import UsageError
+
+
+@click.command("export")
+@click.argument("name")
+@click.option("--onnx", "as_onnx", is_flag=True, help="Export to ONNX (the same as --format onnx).")
+@click.option("--format", "fmt", default=None, help="Exporter to use (zoo.exporters entry point) [default: onnx].")
+@run_option
+@click.option("--graph", default=None, help="Graph to export [default: the model's first, usually generator].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file [default: NAME-GRAPH.onnx].")
+@click.option("--opset", type=int, default=None, help="ONNX opset [default: 18].")
+@click.option("--optimize", is_flag=True, help="Save onnxruntime's offline graph optimisation in the file.")
+@click.option("--fp16", is_flag=True, help="Float16 weights and compute (for the CUDA provider); checked against PyTorch at 1e-2.")
+@click.option("--int8", is_flag=True, help="Static int8 quantisation calibrated on the prior; checked by sample quality against fp32 (needs classifier:<dataset>).")
+@runs_dir_option
+def export_command(name: str, as_onnx: bool, fmt: str | None, run: str, graph: str | None, out: str | None, opset: int | None, optimize: bool, fp16: bool, int8: bool, runs_dir: str | None) -> None:
+    """Export a trained model's graph and verify it against PyTorch (optionally optimised, float16 or int8)."""
+    from zoo.export import export_run
+
+    if as_onnx and fmt not in (None, "onnx"):
+        raise UsageError(f"--onnx and --format {fmt} disagree; give one")
+    if fp16 and int8:
+        raise UsageError("--fp16 and --int8 make two different files; give one")
+    options: dict[str, Any] = {"opset": opset} if opset is not None else {}
+    options.update({key: True for key, value in (("optimize", optimize), ("fp16", fp16), ("int8", int8)) if value})
+    report = export_run(name, fmt or "onnx", run=run, graph=graph, out=out, runs_dir=runs_dir, **options)
+    for line in report.lines:
+        click.echo(line, err=True)
+    click.echo(str(report.path))
+
+
+@click.command("generate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-n", "n", type=int, default=64, show_default=True, help="Number of images.")
+@click.option("--seed", type=int, default=None, help="Seed for numpy's latents [default: random].")
+@click.option("--label", type=int, default=None, help="Class to draw (conditional graphs only).")
+@click.option("--input", "input_path", type=click.Path(), default=None, help="Forecaster graphs (convlstm): a GIF or a folder of frames to continue.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG grid to write, or a GIF for a forecaster [default: generated.png, generated.gif].")
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA when it loads, else CPU), cpu or cuda.")
+def generate_command(file: str, n: int, seed: int | None, label: int | None, input_path: str | None, out: str | None, device: str) -> None:
+    """Draw images from an exported .onnx file with onnxruntime alone (no PyTorch needed), or
+    continue the frames of --input with an exported forecaster."""
+    import numpy as np
+
+    from zoo.runtime import OnnxGenerator, read_frames, save_gif, save_grid
+
+    generator = OnnxGenerator(file, device=device)
+    where = f"{generator.metadata.get('model')} {generator.metadata.get('graph')}, {generator.provider}"
+    if generator.is_forecaster and input_path is not None:
+        out = out or "generated.gif"
+        if not out.lower().endswith(".gif"):
+            raise UsageError(f"--out must name a .gif file for a forecaster, got {out!r}")
+        channels, size = generator.metadata["image_shape"][0], generator.metadata["image_shape"][1]
+        given = generator.metadata["context_frames"]
+        frames = read_frames(input_path, channels, size)
+        if len(frames) < given:
+            raise UsageError(f"{input_path} has {len(frames)} frames; {file} needs at least {given} to continue")
+        context = frames[None, :given]
+        predicted = generator.forecast(context)
+        continued = np.concatenate([context, predicted], axis=1)[0]
+        save_gif((np.clip(continued, 0, 1) * 255 + 0.5).astype(np.uint8), out)
+        click.echo(f"{given} frames of {input_path} continued by {predicted.shape[1]} from {file} ({where}) -> {out}", err=True)
+        click.echo(out)
+        return
+    if input_path is not None:
+        raise UsageError(f"--input gives frames to continue, for forecaster graphs; {file} draws from its inputs' distribution")
+    out = out or "generated.png"
+    if not out.lower().endswith(".png"):
+        raise UsageError(f"--out must name a .png file, got {out!r}")
+    images = generator.generate(n, seed=seed, label=label)
+    save_grid(images, out, value_range=tuple(generator.metadata.get("value_range", (0.0, 1.0))))
+    click.echo(f"{n} images from {file} ({where}) -> {out}", err=True)
+    click.echo(out)
+
+
+COMMANDS = [export_command, generate_command]

@@ -1,0 +1,160 @@
+"""``zoo train``: a new run, a resumed one, or either on several processes under torchrun."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zoo.cli.options import device_option, invocation, no_progress_option, runs_dir_option
+from zoo.errors import UsageError
+
+
+# What a resumed run may be given; every other option of train it keeps from its own record.
+RESUME_MAY_SET = {"name", "resume_dir", "steps", "device", "no_progress", "nproc", "sync_batchnorm", "runs_dir"}
+
+
+@click.command("train")
+@click.argument("name")
+@click.option("--dataset", default=None, help="Dataset name, or folder:PATH [default: the model's].")
+@click.option("--data-dir", type=click.Path(), default=None, help="Folder holding the dataset's files.")
+@click.option("--split", default="train", show_default=True, help="Split to train on.")
+@click.option("--download", is_flag=True, help="Download the dataset into --data-dir if it is missing.")
+@click.option("--image-size", type=int, default=None, help="Resize images to this side length [default: the dataset's].")
+@click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="Convert images to 1 or 3 channels.")
+@click.option("--steps", type=int, default=None, help="Total optimisation steps [default: 2000].")
+@click.option("--epochs", type=int, default=None, help="Train for this many passes over the data instead.")
+@click.option("--channels-last", is_flag=True, help="Weights and image batches in channels-last memory format (often faster convolutions; measure with zoo bench).")
+@click.option("--compile", "compile_modules", is_flag=True, help="torch.compile the model's modules (slow first steps; measure with zoo bench --compile).")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="bf16 or fp16: autocast, where the hardware computes in it natively; fp16 with loss scaling.")
+@click.option("--batch-size", type=int, default=None, help="Examples per step [default: the model's, else 64].")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config field (repeatable); see zoo info NAME.")
+@device_option
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for initialisation, batches and noise.")
+@runs_dir_option
+@click.option("--resume", "resume_dir", type=click.Path(), default=None, help="Continue this run from its last checkpoint.")
+@click.option("--log-every", type=int, default=50, show_default=True, help="Steps between metrics lines.")
+@click.option("--sample-every", type=int, default=500, show_default=True, help="Steps between sample grids.")
+@click.option("--checkpoint-every", type=int, default=1000, show_default=True, help="Steps between checkpoints.")
+@no_progress_option
+@click.option("--nproc", type=int, default=None, help="Train data-parallel on N processes of this machine: starts torchrun (gloo on CPU, NCCL with one GPU each on CUDA).")
+@click.option("--sync-batchnorm", is_flag=True, help="With several processes on CUDA: BatchNorm statistics over the global batch (SyncBatchNorm).")
+@click.pass_context
+def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: int | None, sync_batchnorm: bool, **kw: Any) -> None:
+    """Train model NAME and print the run directory.
+
+    Under torchrun, or with --nproc N, each process trains on its own --batch-size images of
+    every global batch; rank 0 writes the run.
+    """
+    from zoo import distributed, runs, trainer
+
+    if nproc is not None:
+        distributed.check_launch(nproc)
+    progress = not kw.pop("no_progress")
+    if resume_dir is not None:
+        given = [
+            param.opts[0]
+            for param in ctx.command.params
+            if param.name not in RESUME_MAY_SET and ctx.get_parameter_source(param.name) != click.core.ParameterSource.DEFAULT
+        ]
+        if given:
+            raise UsageError(f"{', '.join(given)} cannot be combined with --resume: a resumed run keeps its settings")
+        if nproc is not None:
+            trainer.check_resume(resume_dir, nproc=nproc, steps=kw["steps"], device=kw["device"], name=name, sync_batchnorm=sync_batchnorm)
+            ctx.exit(_launch(nproc))
+
+        def resuming(run_dir: Path, step: int, world_size: int, batch_size: int) -> None:
+            if world_size > 1:
+                click.echo(f"resuming {run_dir} at step {step}: {_batches(batch_size, world_size)}", err=True)
+            before = runs.read_config(run_dir)["training"].get("world_size", 1)
+            if before != world_size:
+                click.echo(
+                    f"note: the run trained on {before} process{'es' if before > 1 else ''}; it keeps its global batch of "
+                    f"{batch_size * world_size}, now {batch_size} per process on {world_size}",
+                    err=True,
+                )
+
+        result = trainer.resume(
+            resume_dir, steps=kw["steps"], device=kw["device"], progress=progress, name=name, sync_batchnorm=sync_batchnorm, on_start=resuming
+        )
+    else:
+        for key in ("log_every", "sample_every", "checkpoint_every"):
+            if kw[key] < 1:
+                raise UsageError(f"--{key.replace('_', '-')} must be at least 1")
+        options = trainer.TrainOptions(
+            steps=kw["steps"],
+            epochs=kw["epochs"],
+            batch_size=kw["batch_size"],
+            seed=kw["seed"],
+            log_every=kw["log_every"],
+            sample_every=kw["sample_every"],
+            checkpoint_every=kw["checkpoint_every"],
+            progress=progress,
+            precision=kw["precision"],
+            compile=kw["compile_modules"],
+            channels_last=kw["channels_last"],
+        )
+
+        data_options = dict(
+            dataset=kw["dataset"],
+            data_dir=kw["data_dir"],
+            split=kw["split"],
+            download=kw["download"],
+            image_size=kw["image_size"],
+            channels=int(kw["channels"]) if kw["channels"] else None,
+        )
+        if nproc is not None:
+            trainer.check_train(
+                name, nproc=nproc, sync_batchnorm=sync_batchnorm, overrides=kw["overrides"], device=kw["device"], options=options, **data_options
+            )
+            ctx.exit(_launch(nproc))
+
+        def announce(run_dir: Path, data: Any) -> None:
+            note = f" ({data.note})" if data.note else ""
+            spec = data.spec
+            what = f"sequences of {spec.frames} frames {spec.shape}" if spec.frames else f"images {spec.shape}"
+            training = runs.read_config(run_dir)["training"]
+            batches = f"; {_batches(training['batch_size'], training['world_size'])}" if "world_size" in training else ""
+            click.echo(f"training {name} on {data.name} {data.split}: {len(data)} {what}{note}{batches}", err=True)
+            click.echo(f"run directory: {run_dir}", err=True)
+
+        result = trainer.train(
+            name,
+            **data_options,
+            overrides=kw["overrides"],
+            device=kw["device"],
+            runs_dir=kw["runs_dir"],
+            options=options,
+            on_start=announce,
+            command=invocation(),
+            sync_batchnorm=sync_batchnorm,
+        )
+    if not distributed.is_main():
+        ctx.exit(130 if result.interrupted else 0)  # rank 0 reports
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
+    if result.interrupted:
+        nproc = f" --nproc {distributed.world_size()}" if distributed.world_size() > 1 else ""
+        click.echo(f"interrupted at step {result.step}; checkpoint saved. Continue with: zoo train {name}{nproc} --resume {result.run_dir}", err=True)
+        click.echo(str(result.run_dir))
+        ctx.exit(130)
+    click.echo(f"finished at step {result.step}: {losses}", err=True)
+    click.echo(str(result.run_dir))
+
+
+def _batches(batch_size: int, world_size: int) -> str:
+    """The per-process and the global batch, as the training line reports them."""
+    return f"batch {batch_size} per process x {world_size} processes = global batch {batch_size * world_size}"
+
+
+def _launch(nproc: int) -> int:
+    """Run this very command, less --nproc, on ``nproc`` processes under torchrun; its exit code."""
+    from zoo import distributed
+
+    args = distributed.without_nproc(click.get_current_context().find_root().obj["args"])
+    click.echo(f"starting {nproc} processes: {shlex.join(distributed.launch_command(nproc, args))}", err=True)
+    return distributed.launch(nproc, args)
+
+
+COMMANDS = [train_command]
