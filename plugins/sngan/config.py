@@ -15,7 +15,7 @@ DEFAULT_WIDTHS = {"resnet": (128, 128), "dcgan": (512, 512)}
 
 @dataclass(frozen=True)
 class SNGANConfig(GANConfig):
-    """The shared optimiser defaults (Adam 2e-4, betas (0.5, 0.999)) with one D step per G step: the paper's setting C."""
+    """The paper's setting C (Adam, betas (0.5, 0.999), one D step per G step, D at 2e-4), with G at twice D's rate and its EMA."""
 
     latent_dim: int = option(128, "size of the latent vector z (the paper's 128)")
     architecture: Literal["auto", "resnet", "dcgan"] = option(
@@ -28,6 +28,15 @@ class SNGANConfig(GANConfig):
     discriminator_width: int = option(
         0, "D channels at the coarsest resolution; 0: the architecture's default (standard CNN: the paper's 512, halved per "
         "layer outward; ResNet: the paper's 128 in every block)"
+    )
+    # Measured on MNIST at 2,500 steps (benchmarks/reference_recipes.py): with G at twice D's
+    # rate and sampled through its EMA, dcgan's FID fell from 4.63 to 2.69, and cgan (hinge
+    # loss, spectrally normalised D, as here) reached 1.26.
+    lr_generator: float = option(
+        4e-4, "Adam learning rate of the generator: twice the discriminator's (setting C has 2e-4 for both; see dcgan's)"
+    )
+    ema_decay: float = option(
+        0.999, "exponential moving average of the generator's weights, used to sample and export (0: off); as dcgan's default"
     )
     n_critic: int = option(1, "discriminator updates per generator update (the paper's ResNet runs: 5, with betas (0, 0.9))")
     power_iterations: int = option(1, "power iterations per forward pass estimating each weight's spectral norm (the paper's 1)")
