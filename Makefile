@@ -1,6 +1,6 @@
 # Two commands for a fresh machine (see README.md):
 #   make demo   create .venv, install zoo, train a DCGAN on the embedded digits, draw samples.png
-#   make test   create .venv, install zoo with its test tools, run the test suite
+#   make test   create .venv, install zoo with its test tools, check the import rules and lint, run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -20,6 +20,8 @@ demo: install
 	$(BIN)/zoo sample dcgan -n 64 --seed 0 --out samples.png
 
 test: install
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 bench: install

@@ -65,13 +65,26 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from zoo.precision import LossScaler
+
+class LossScaler(Protocol):
+    """What a model's updates ask of fp16 loss scaling. The trainer sets one on the model
+    (:class:`zoo.precision.LossScaler` is zoo's); the contract names only these three calls,
+    so it depends on no part of training."""
+
+    def backward(self, loss: "torch.Tensor", **kwargs: Any) -> None:
+        """Backpropagate ``loss`` times the loss scale."""
+
+    def unscale(self, optimizer: "torch.optim.Optimizer") -> None:
+        """Divide ``optimizer``'s gradients by the loss scale, once per step."""
+
+    def step(self, optimizer: "torch.optim.Optimizer") -> bool:
+        """Step ``optimizer`` unless its gradients overflowed; whether it stepped."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,7 +232,7 @@ class Model(ABC):
     # -- updates: through these, zoo can scale the losses for fp16 training --------------
 
     loss_scaler: "LossScaler | None" = None
-    """Set by the trainer for ``--precision fp16`` (:class:`zoo.precision.LossScaler`); None otherwise."""
+    """Set by the trainer for ``--precision fp16`` (a :class:`LossScaler`); None otherwise."""
 
     def backward(self, loss: "torch.Tensor", **kwargs: Any) -> None:
         """``loss.backward(**kwargs)``; in fp16, of the loss times the loss scale."""

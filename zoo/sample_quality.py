@@ -62,10 +62,10 @@ def extract(
     features, logits = [], []
     with tqdm(total=total, disable=not progress, unit="img", desc=desc) as bar:
         for images in batches:
-            f, l = extractor.extract(images.float().cpu())
-            features.append(f.double())
-            if l is not None:
-                logits.append(l.double())
+            batch_features, batch_logits = extractor.extract(images.float().cpu())
+            features.append(batch_features.double())
+            if batch_logits is not None:
+                logits.append(batch_logits.double())
             bar.update(len(images))
     return FeatureSet(torch.cat(features), torch.cat(logits) if logits else None)
 

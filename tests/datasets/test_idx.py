@@ -84,7 +84,7 @@ def test_only_test_files_are_carved_into_disjoint_fixed_splits(tmp_path: Path) -
     assert "only its test split" in train.note and "18 of its 20 images as train and the other 2 as test" in train.note
     # together they are the test file's images, each exactly once, with their own labels
     rows = {bytes(image.numpy().tobytes()): int(label) for image, label in zip(torch.from_numpy(images), labels)}
-    carved = [(bytes(i[0].numpy().tobytes()), int(l)) for s in (train, test) for i, l in zip(s.images, s.labels)]
+    carved = [(bytes(i[0].numpy().tobytes()), int(label)) for s in (train, test) for i, label in zip(s.images, s.labels)]
     assert sorted(carved) == sorted(rows.items())
     assert torch.equal(load(data_dir=tmp_path, split="test").images, test.images), "the carve is fixed"
 
