@@ -35,8 +35,8 @@ from torch import nn
 
 from zoo import runs
 from zoo.datasets import load_dataset
-from zoo.guards import Diverged, mean_pairwise_distance
-from zoo.trainer import TrainOptions, train
+from zoo.training.guards import Diverged, mean_pairwise_distance
+from zoo.training.trainer import TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"

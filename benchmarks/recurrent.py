@@ -1,15 +1,15 @@
 """The recurrent generators on one CPU budget: DRAW with and without attention, and ConvLSTM
 against the baselines any forecaster must clear.
 
-DRAW: both variants train through ``zoo.trainer.train`` for the same number of steps (batch 64,
+DRAW: both variants train through ``zoo.training.trainer.train`` for the same number of steps (batch 64,
 seed 0) on MNIST (``--data-dir``, the shared test set carved 9,000/1,000) or the embedded
 digits, with the plugin's defaults except ``attention``; both are scored by
-``zoo.likelihood.evaluate_likelihood`` on the test split (dynamically binarised with seed 0):
+``zoo.evaluation.likelihood.evaluate_likelihood`` on the test split (dynamically binarised with seed 0):
 the negative ELBO and the IWAE bound with ``--k`` samples, in nats per image.
 
 ConvLSTM: trains for ``--convlstm-steps`` steps (batch 16) on ``moving-digits`` (64x64, 20
 frames: 10 given, 10 predicted), then forecasts ``--sequences`` test sequences, scored by
-``zoo.forecast``: per predicted frame, summed over its pixels. Beside it, two baselines that
+``zoo.evaluation.forecast``: per predicted frame, summed over its pixels. Beside it, two baselines that
 learn nothing: copy-last-frame (nothing moves) and a blank frame (everything left). A
 forecaster that only blurs can beat copy-last on far frames; the blank row says how far that
 gets. Ratios are to the copy-last row. Not a test.
@@ -26,10 +26,12 @@ from pathlib import Path
 
 import torch
 
-from zoo import forecast, runs
+from zoo import runs
+from zoo.evaluation import forecast
+from zoo import sequences
 from zoo.datasets import load_dataset
-from zoo.likelihood import evaluate_likelihood
-from zoo.trainer import TrainOptions, train
+from zoo.evaluation.likelihood import evaluate_likelihood
+from zoo.training.trainer import TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,7 +73,7 @@ def convlstm_rows(args: argparse.Namespace, runs_dir: str) -> list[str]:
     model, seconds = train_and_load("convlstm", args.convlstm_steps, 16, runs_dir, dataset="moving-digits")
     test = load_dataset("moving-digits", split="test")
     frames = test.batch(torch.arange(args.sequences)).images
-    context, target = forecast.split(frames, model.context_frames)
+    context, target = sequences.split(frames, model.context_frames)
     horizon = target.shape[1]
     predictions = {
         "convlstm": model.predict(context),

@@ -4,7 +4,7 @@ Every contestant trains on the same 9,000 carved MNIST images of ``../shared/dat
 the same number of *generator* steps at batch 64 and the same seed, and is scored by zoo's own
 evaluators: sample quality (FID, KID, precision, recall, density, coverage) with the
 ``classifier:mnist`` features, ``-n`` samples against the 1,000 held-out images, beside the
-real-vs-real floor; the IWAE bound (``zoo.likelihood``) for the likelihood models.
+real-vs-real floor; the IWAE bound (``zoo.evaluation.likelihood``) for the likelihood models.
 
 Pairs and their bars (``BARS``):
 
@@ -161,7 +161,7 @@ def version(contestant: Contestant) -> str:
 def train_zoo(contestant: Contestant, steps: int, seed: int, device: str, runs_dir: Path) -> tuple[Any, str]:
     """zoo's trainer, exactly as ``zoo train`` runs it; returns the loaded run and its command."""
     from zoo import runs
-    from zoo.trainer import TrainOptions, train
+    from zoo.training.trainer import TrainOptions, train
 
     trainer_steps = steps * contestant.n_critic
     sets = "".join(f" --set {o}" for o in contestant.overrides)
@@ -210,7 +210,7 @@ def run_cell(key: str, steps: int, seed: int, n: int, k: int, device: str, grids
 
                 save_grid(draw(64, 0), Path(grids) / f"{key.replace(':', '_')}-{steps}-seed{seed}.png")
         if contestant.likelihood:
-            from zoo.likelihood import evaluate_likelihood
+            from zoo.evaluation.likelihood import evaluate_likelihood
 
             result = evaluate_likelihood(model, test_set, k=k, binarization="dynamic", seed=0, progress=False)
             scores |= {"neg_elbo": result.neg_elbo, "iwae_nll": result.iwae_nll, "k": result.k}
@@ -231,10 +231,10 @@ def run_cell(key: str, steps: int, seed: int, n: int, k: int, device: str, grids
 
 
 def quality(draw: Callable[[int, int], torch.Tensor], test_set: Any, n: int, seed: int) -> dict[str, float]:
-    """zoo evaluate's sample-quality measurement (``zoo.evaluate._quality``): the same extractor,
+    """zoo evaluate's sample-quality measurement (``zoo.evaluation.evaluate._quality``): the same extractor,
     batches of 250 each drawn with seed ``seed * 1_000_003 + index``, the same metric seeds."""
     from zoo.datasets.source import in_order
-    from zoo.sample_quality import extract, image_batches, sample_quality
+    from zoo.evaluation.sample_quality import extract, image_batches, sample_quality
 
     extractor = classifier()
     real = extract(extractor, (b.images for b in in_order(test_set, 250)), len(test_set), desc="real", progress=False)
@@ -247,7 +247,7 @@ def floor(n_real_seed: int = 0) -> dict[str, float]:
     """The metrics between two halves of the 1,000 held-out images: what a perfect generator scores."""
     from zoo.datasets import load_dataset
     from zoo.datasets.source import in_order
-    from zoo.sample_quality import extract, real_floor
+    from zoo.evaluation.sample_quality import extract, real_floor
 
     test_set = load_dataset("mnist", split="test", data_dir=MNIST_DIR)
     real = extract(classifier(), (b.images for b in in_order(test_set, 250)), len(test_set), desc="real", progress=False)
@@ -363,6 +363,17 @@ def describe_cells(cells: dict[tuple[str, int, int], dict[str, Any]]) -> list[st
 # -- the command line -------------------------------------------------------------------------
 
 
+def sweep(pairs: list[str], budgets: list[int], seeds: list[int], all_seeds: bool = False) -> list[tuple[str, int, int]]:
+    """The cells (contestant, steps, seed) of ``pairs``: every seed at the first budget, the
+    first seed at later ones (or every seed everywhere), each shared contestant once."""
+    cells: list[tuple[str, int, int]] = []
+    for index, steps in enumerate(budgets):
+        for seed in seeds if index == 0 or all_seeds else seeds[:1]:
+            for pair in pairs:
+                cells += [(key, steps, seed) for key in PAIR_CONTESTANTS[pair] if (key, steps, seed) not in cells]
+    return cells
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", default=",".join(PAIR_CONTESTANTS), help=f"comma list of {', '.join(PAIR_CONTESTANTS)}")
@@ -394,19 +405,14 @@ def main() -> None:
     if args.quick:
         budgets, seeds, args.n, args.k = [30], seeds[:1], 500, 20
         args.results = Path(tempfile.mkdtemp()) / "reference_recipes.jsonl"
-    wanted = []
-    for index, steps in enumerate(budgets):
-        for seed in seeds if index == 0 or args.all_seeds else seeds[:1]:
-            for pair in pairs:
-                for key in PAIR_CONTESTANTS[pair]:
-                    if (key, steps, seed) not in wanted:
-                        wanted.append((key, steps, seed))
+    wanted = sweep(pairs, budgets, seeds, args.all_seeds)
 
     extractor_sha256 = classifier().record["sha256"]  # trained once here, before any worker needs it
     if not args.table:
         done = set() if args.rerun else set(current(read_results(args.results), extractor_sha256))
-        todo = [cell for cell in wanted if cell not in done and (only is None or cell[0] in only)]
-        print(f"{len(todo)} cells to train ({len(wanted) - len(todo)} already measured) into {args.results}", flush=True)
+        mine = [cell for cell in wanted if only is None or cell[0] in only]  # the table still shows every pair's cells
+        todo = [cell for cell in mine if cell not in done]
+        print(f"{len(todo)} cells to train ({len(mine) - len(todo)} already measured) into {args.results}", flush=True)
         args.results.parent.mkdir(parents=True, exist_ok=True)
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:

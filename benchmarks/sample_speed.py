@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zoo import checkpoint
+from zoo.runs import checkpoint
 from zoo.contract import DataSpec
 from zoo.export import ExportSource, get_exporter
 from zoo.models import get_model

@@ -1,7 +1,7 @@
 """What each speed option buys, model by model: ``zoo bench`` over several plugins, one table.
 
 For each model (default: dcgan, sngan, vae, draw) this trains a short run on the embedded
-digits (``--steps``, 300 by default), then measures it with :func:`zoo.bench.bench`, the code
+digits (``--steps``, 300 by default), then measures it with :func:`zoo.tools.bench.bench`, the code
 behind ``zoo bench NAME``, and prints one row per model:
 
 * sampling at ``--batch`` (64): PyTorch eager fp32 images/s, and each ONNX variant's
@@ -23,8 +23,8 @@ import tempfile
 
 import torch
 
-from zoo.bench import bench
-from zoo.trainer import TrainOptions, train
+from zoo.tools.bench import bench
+from zoo.training.trainer import TrainOptions, train
 
 SAMPLING = ("onnx fp32", "onnx optimised", "onnx fp16", "onnx int8")
 TRAINING = ("fp32 + channels_last", "bf16", "fp16")

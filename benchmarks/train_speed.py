@@ -2,7 +2,7 @@
 
 For DCGAN on `digits` and MNIST at batch 64 and 256, this measures images/s of
 
-* trainer: ``zoo.trainer.Trainer.run`` as ``zoo train`` runs it, default intervals
+* trainer: ``zoo.training.trainer.Trainer.run`` as ``zoo train`` runs it, default intervals
   (batch drawing from the in-memory dataset, progress, metrics JSONL, TensorBoard when
   installed, the sample grid and checkpoint at the end);
 * ceiling: the same model's ``train_step`` called in a bare loop on one pre-made batch,
@@ -26,7 +26,7 @@ from zoo import runs
 from zoo.datasets import load_dataset
 from zoo.device import pick_device
 from zoo.models import get_model
-from zoo.trainer import Trainer, TrainOptions
+from zoo.training.trainer import Trainer, TrainOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 

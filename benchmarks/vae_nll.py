@@ -6,10 +6,10 @@ fc4 400->D sigmoid (D = C*H*W, 784 on MNIST), trained on binary cross-entropy su
 pixels plus the analytic KL, Adam lr 1e-3, batch 128. Both models
 
 * train on the same train split for the same number of epochs at batch 128 from the same
-  seed, zoo's through ``zoo.trainer.train`` and the reference in its own plain loop, both
+  seed, zoo's through ``zoo.training.trainer.train`` and the reference in its own plain loop, both
   on dynamically binarised images (each step every pixel is drawn afresh from
   Bernoulli(intensity), as zoo's VAE does), so both fit the same binary data;
-* are scored on the test split by the same ``zoo.likelihood.evaluate_likelihood``: the
+* are scored on the test split by the same ``zoo.evaluation.likelihood.evaluate_likelihood``: the
   negative ELBO and the IWAE bound on -log p(x) with k importance samples, in nats per
   image and bits/dim, on test images binarised once with seed 0.
 
@@ -33,8 +33,8 @@ from zoo import runs
 from zoo.contract import LikelihoodModel
 from zoo.datasets import load_dataset
 from zoo.device import pick_device
-from zoo.likelihood import LikelihoodResult, evaluate_likelihood
-from zoo.trainer import TrainOptions, train
+from zoo.evaluation.likelihood import LikelihoodResult, evaluate_likelihood
+from zoo.training.trainer import TrainOptions, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the recipes/ folder beside this script
 from recipes import vae as reference_vae  # noqa: E402
@@ -94,7 +94,7 @@ def main() -> None:
         f"both on pixels redrawn from Bernoulli(intensity) every step; {device}, {torch.get_num_threads()} threads"
     )
     print(
-        f"evaluation: zoo.likelihood.evaluate_likelihood, test images {zoo_score.binarization}; "
+        f"evaluation: zoo.evaluation.likelihood.evaluate_likelihood, test images {zoo_score.binarization}; "
         "nats per image, bits/dim of the IWAE NLL"
     )
     iwae = f"IWAE NLL (k={args.k})"

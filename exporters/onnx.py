@@ -16,7 +16,7 @@ separate ``.onnx.data`` file unless told ``external_data=False``, which we do.
 (:mod:`zoo.exporters.variants`), verified in its turn before it is kept: an optimised graph
 against PyTorch at the same ``TOLERANCE``; a float16 one at ``FP16_TOLERANCE``; an int8 one,
 whose pixels move by design, by a ``judge`` the caller supplies (``zoo export`` compares its
-sample quality, or a forecaster's errors, with the fp32 file's, see :mod:`zoo.export_quality`).
+sample quality, or a forecaster's errors, with the fp32 file's, see :mod:`zoo.export.int8_judge`).
 A graph whose input is data rather than noise is calibrated on the ``calibration`` feeds the
 caller gives.
 """

@@ -13,7 +13,7 @@ from PIL import Image
 from zoo.errors import UsageError
 from zoo.export import export_run
 from zoo.runtime import OnnxGenerator, installed_onnxruntimes, open_session
-from zoo.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, train
 
 from support import assert_one_line_error, run_isolated, run_zoo_without_torch, site_with_only
 

@@ -8,7 +8,7 @@ The Python API mirrors the CLI::
     run = zoo.load_run("runs/dcgan/...")    # zoo sample dcgan --run ...
     images = run.sample(16, seed=0)         # (16, C, H, W) in [0, 1]
 
-Training is :func:`zoo.trainer.train` (``zoo train``).
+Training is :func:`zoo.training.trainer.train` (``zoo train``).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ if TYPE_CHECKING:
 
 class LossScaler(Protocol):
     """What a model's updates ask of fp16 loss scaling. The trainer sets one on the model
-    (:class:`zoo.precision.LossScaler` is zoo's); the contract names only these three calls,
+    (:class:`zoo.training.precision.LossScaler` is zoo's); the contract names only these three calls,
     so it depends on no part of training."""
 
     def backward(self, loss: "torch.Tensor", **kwargs: Any) -> None:
@@ -381,7 +381,7 @@ class Plugin(ABC):
 REQUIRED_ATTRIBUTES = ("name", "summary", "family", "Config")
 DATA_KINDS = ("images", "sequences")
 PRECISIONS = ("fp32", "bf16", "fp16")
-"""What ``--precision`` takes (:mod:`zoo.precision` refuses what the hardware lacks)."""
+"""What ``--precision`` takes (:mod:`zoo.training.precision` refuses what the hardware lacks)."""
 
 
 def contract_violations(plugin: Any) -> list[str]:

@@ -226,7 +226,7 @@ def check_precision(subject: Subject) -> None:
     the loss scaler: with an infinite scale every gradient overflows, so no parameter may move."""
     import torch
 
-    from zoo import precision
+    from zoo.training import precision
     from zoo.errors import ZooError
 
     modes = ["bf16"] + (["fp16"] if "fp16" in subject.plugin.precisions else [])
@@ -263,7 +263,7 @@ def check_compiles(subject: Subject) -> None:
     """Under torch.compile (dynamo's graph capture, run with the eager backend so the check is
     quick), and with channels-last weights and images, training and sampling give what the
     plain model gives (up to rounding)."""
-    from zoo.compiling import channels_last_batch, compile_modules, to_channels_last
+    from zoo.training.compiling import channels_last_batch, compile_modules, to_channels_last
 
     compiled = subject.build()
     compile_modules(compiled, backend="eager")
@@ -297,7 +297,7 @@ def _same_as_plain(subject: Subject, variant: Model, what: str, batches: list[Ba
 def check_checkpoint(subject: Subject) -> None:
     import torch
 
-    from zoo import checkpoint
+    from zoo.runs import checkpoint
 
     model = subject.trained()
     run_dir = subject.workdir / "checkpoint-run"
@@ -315,7 +315,7 @@ def check_checkpoint(subject: Subject) -> None:
 def check_exports(subject: Subject) -> None:
     import numpy as np
 
-    from zoo import checkpoint
+    from zoo.runs import checkpoint
     from zoo.export import ExportSource, get_exporter
     from zoo.runtime import OnnxGenerator
 

@@ -48,7 +48,7 @@ def test_each_gan_recipe_trains_and_draws_28_pixel_images_in_range(bench, recipe
 
 def test_the_vae_recipe_is_scored_by_zoos_likelihood_evaluator(bench):
     from zoo.datasets.source import ImageSet
-    from zoo.likelihood import evaluate_likelihood
+    from zoo.evaluation.likelihood import evaluate_likelihood
 
     module = importlib.import_module("recipes.vae")
     images = digits_like()
@@ -95,3 +95,13 @@ def test_the_table_keeps_current_cells_and_judges_each_seed(bench, tmp_path):
     ratio_line = next(line for line in text.splitlines() if line.startswith("dcgan") and "ratio" in line)
     assert "0.650 ± 0.354" in ratio_line  # FID ratios 0.4 and 0.9 per seed
     assert "FAIL (1/2 seeds)" in ratio_line
+
+
+def test_a_sweep_has_every_seed_at_the_first_budget_and_shares_contestants(bench):
+    cells = bench.sweep(["cgan", "dcgan"], [2500, 10000], [0, 1])
+    assert cells == [
+        ("zoo:cgan", 2500, 0), ("zoo:dcgan", 2500, 0), ("ref:dcgan", 2500, 0),
+        ("zoo:cgan", 2500, 1), ("zoo:dcgan", 2500, 1), ("ref:dcgan", 2500, 1),
+        ("zoo:cgan", 10000, 0), ("zoo:dcgan", 10000, 0), ("ref:dcgan", 10000, 0),
+    ]  # fmt: skip
+    assert len(bench.sweep(["vae"], [2500, 10000], [0, 1], all_seeds=True)) == 8

@@ -10,10 +10,10 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from zoo import checkpoint
+from zoo.runs import checkpoint
 from zoo.digest import sha256_of
 from zoo.export import export_run
-from zoo.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, train
 
 from support import assert_one_line_error
 

@@ -11,7 +11,7 @@ import pytest
 from support import assert_one_line_error, run_zoo_without_torch
 from zoo.export import export_run
 from zoo.runtime import OnnxGenerator
-from zoo.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, train
 
 TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
 
@@ -67,9 +67,9 @@ def test_int8_is_quantised_judged_by_sample_quality_and_runs_without_torch(train
 
 
 def test_a_failed_quality_check_writes_nothing(trained, tmp_path, digits_classifier, monkeypatch, zoo_cli):
-    import zoo.export_quality
+    import zoo.export.int8_judge
 
-    monkeypatch.setattr(zoo.export_quality, "TOLERANCE", -1.0)  # no change can pass
+    monkeypatch.setattr(zoo.export.int8_judge, "TOLERANCE", -1.0)  # no change can pass
     out = tmp_path / "int8.onnx"
     result = zoo_cli("export", "dcgan", "--onnx", "--int8", "--run", str(trained), "--out", str(out))
     assert_one_line_error(result, 1, "the int8 file fails its quality check", f"nothing written to {out}")

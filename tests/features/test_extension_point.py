@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from support import assert_one_line_error, install_distribution
-from zoo.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, train
 
 PIXELS = '''
 import torch

@@ -123,7 +123,7 @@ def test_hinge_loss_updates_both_networks_with_float_losses():
 
 
 def test_exported_generator_takes_latent_and_label_and_matches_sample(tmp_path):
-    from zoo import checkpoint
+    from zoo.runs import checkpoint
     from zoo.export import ExportSource, get_exporter
     from zoo.runtime import OnnxGenerator
 

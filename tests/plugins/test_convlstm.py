@@ -43,7 +43,7 @@ def test_build_refuses_sequences_no_longer_than_the_context_and_odd_frame_sizes(
 
 
 def test_training_beats_the_copy_last_frame_baseline_on_held_out_sequences():
-    from zoo import forecast
+    from zoo.evaluation import forecast
 
     train = load_dataset("moving-digits", image_size=16)
     test = load_dataset("moving-digits", image_size=16, split="test")
@@ -176,7 +176,7 @@ def test_the_exported_forecaster_matches_pytorch_and_runs_without_torch(convlstm
 def test_the_int8_forecaster_is_calibrated_on_real_frames_and_judged_by_its_forecasts(convlstm_run, tmp_path):
     from zoo import runs
     from zoo.export import export_run
-    from zoo.export_quality import forecast_int8
+    from zoo.export.int8_judge import forecast_int8
 
     loaded = runs.load(runs.find("convlstm", "latest", convlstm_run))
     graph = loaded.model.export_graphs()["forecaster"]

@@ -34,7 +34,7 @@ def weighted_layers(net: nn.Module) -> list[nn.Module]:
 
 def export_onnx(model, tmp_path):
     """Save a checkpoint and export its generator as ``zoo.testing.check_exports`` does."""
-    from zoo import checkpoint
+    from zoo.runs import checkpoint
     from zoo.export import ExportSource, get_exporter
 
     folder = checkpoint.save(tmp_path / "run", model, step=1)
@@ -183,7 +183,7 @@ def test_spectrally_normalised_generators_export_with_plain_weights(tmp_path):
 
 
 def test_spectrally_normalised_generator_survives_a_checkpoint(tmp_path):
-    from zoo import checkpoint
+    from zoo.runs import checkpoint
 
     model = build(DataSpec(1, 16, 16), sn_generator=True)
     train(model, steps=2)

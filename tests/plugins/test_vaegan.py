@@ -5,12 +5,13 @@ import pytest
 import torch
 from PIL import Image
 
-from zoo import DataSpec, checkpoint, get_model, runs
+from zoo import DataSpec, get_model, runs
+from zoo.runs import checkpoint
 from zoo.contract import Batch, LatentModel
 from zoo.datasets import load_dataset
 from zoo.errors import UsageError
-from zoo.latent import reconstruct
-from zoo.trainer import TrainOptions, train
+from zoo.tools.latent import reconstruct
+from zoo.training.trainer import TrainOptions, train
 
 TINY = {"latent_dim": 8, "encoder_width": 4, "decoder_width": 4, "discriminator_width": 4}
 TINY_SET = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={value}")]
@@ -185,7 +186,7 @@ def test_a_short_run_learns_to_reconstruct_digits(tmp_path):
 
 def test_its_likelihood_reads_the_decoder_as_bernoulli_means_kept_off_zero_and_one():
     from zoo.contract import LikelihoodModel
-    from zoo.likelihood import evaluate_likelihood
+    from zoo.evaluation.likelihood import evaluate_likelihood
     from zoo.plugins.vaegan.model import BERNOULLI_EPS
 
     model = build()

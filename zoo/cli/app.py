@@ -31,7 +31,7 @@ class ZooGroup(click.Group):
         except ZooError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            from zoo.distributed import error_prefix, is_main
+            from zoo.training.distributed import error_prefix, is_main
 
             if is_main() or not exc.every_rank:
                 click.echo(f"error: {error_prefix()}{exc}", err=True)
@@ -65,7 +65,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
-    from zoo import distributed
+    from zoo.training import distributed
 
     if not distributed.launched():
         cli(obj={})

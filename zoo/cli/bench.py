@@ -23,7 +23,7 @@ def bench_command(name: str, run: str, batch_list: str, train_batch: int | None,
     variant (fp32, optimised, fp16, int8), and training in each precision, with ratios."""
     import torch
 
-    from zoo.bench import bench, table
+    from zoo.tools.bench import bench, table
     from zoo.models import get_model
 
     get_model(name)

@@ -91,8 +91,8 @@ def features_train_command(dataset: str, data_dir: str | None, epochs: int, seed
 def evaluate_command(name: str, record: bool, registry_path: str, no_progress: bool, **kw: Any) -> None:
     """Sample quality (FID, KID, IS, precision/recall) and, for likelihood models, the NLL of a trained run;
     for sequence models (convlstm), per-frame forecast errors beside the copy-last-frame baseline."""
-    from zoo import catalog
-    from zoo.evaluate import evaluate_run, parse_metrics
+    from zoo.evaluation import catalog
+    from zoo.evaluation.evaluate import evaluate_run, parse_metrics
 
     if record:
         catalog.read(Path(registry_path))  # a missing catalog is reported before the long computation

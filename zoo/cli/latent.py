@@ -17,7 +17,7 @@ def _latent_run(name: str, run: str, runs_dir: str | None, device: str) -> Any:
     """The newest checkpoint of a run of ``name``, whose model must have an encoder."""
     from zoo import runs
     from zoo.device import pick_device
-    from zoo.latent import require_latent
+    from zoo.tools.latent import require_latent
     from zoo.models import get_model
 
     get_model(name)
@@ -54,7 +54,7 @@ def _png_out(out: str) -> Path:
 def reconstruct_command(name: str, run: str, input_path: str, label: int | None, out: str, device: str, runs_dir: str | None) -> None:
     """Encode images and decode them again, side by side with the originals."""
     from zoo.images import save_grid
-    from zoo.latent import reconstruct, reconstruction_error, side_by_side
+    from zoo.tools.latent import reconstruct, reconstruction_error, side_by_side
 
     out_path = _png_out(out)
     loaded = _latent_run(name, run, runs_dir, device)
@@ -82,7 +82,7 @@ def interpolate_command(name: str, run: str, inputs: tuple[str, ...], seeds: str
     import torch
 
     from zoo.images import save_animation, save_grid
-    from zoo.latent import interpolate
+    from zoo.tools.latent import interpolate
 
     out_path = _png_out(out)
     loaded = _latent_run(name, run, runs_dir, device)
@@ -122,7 +122,7 @@ def traverse_command(name: str, run: str, input_path: str | None, dims: int, spa
     import torch
 
     from zoo.images import save_grid
-    from zoo.latent import kl_per_dimension, traverse
+    from zoo.tools.latent import kl_per_dimension, traverse
     from zoo.models import get_model
 
     out_path = _png_out(out)
@@ -164,7 +164,7 @@ def encode_command(name: str, run: str, input_path: str, label: int | None, out:
     """Compress images to a latent file: float16 posterior means, with size ratio and error."""
     import torch
 
-    from zoo.latent import LATENT_DTYPE, LatentFile, reconstruction_error, save_latents
+    from zoo.tools.latent import LATENT_DTYPE, LatentFile, reconstruction_error, save_latents
 
     out_path = Path(out)
     if out_path.suffix != ".safetensors":
@@ -211,7 +211,7 @@ def decode_command(latents: str, run: str | None, out: str, device: str) -> None
     from zoo.datasets.folder import EXTENSIONS
     from zoo.device import pick_device
     from zoo.images import save_grid
-    from zoo.latent import load_latents
+    from zoo.tools.latent import load_latents
 
     out_path = Path(out)
     if out_path.suffix.lower() in EXTENSIONS and out_path.suffix.lower() != ".png":

@@ -41,7 +41,7 @@ def compare_command(run_args: tuple[str, ...], as_json: bool, runs_dir: str | No
     Each RUN is a run directory, or a model name for that model's newest run.
     """
     from zoo import runs
-    from zoo.compare import compare_runs
+    from zoo.tools.compare import compare_runs
 
     comparison = compare_runs([runs.resolve(run, runs_dir) for run in run_args])
     click.echo(comparison.to_json() if as_json else comparison.table())
@@ -58,7 +58,7 @@ def report_command(run: str, out: str | None, runs_dir: str | None) -> None:
     images and opens in a browser from the file.
     """
     from zoo import runs
-    from zoo.report import write_report
+    from zoo.tools.report import write_report
 
     if out is not None and not out.lower().endswith((".html", ".htm")):
         raise UsageError(f"--out must name an .html file, got {out!r}")

@@ -83,7 +83,7 @@ def _continue_sequences(loaded: Any, n: int, seed: int | None, input_path: str |
     known) and a PNG strip beside it, one row per sequence."""
     import torch
 
-    from zoo import forecast
+    from zoo import sequences
     from zoo.images import read_frames, save_animation, save_grid, tile
 
     model = loaded.model
@@ -101,8 +101,8 @@ def _continue_sequences(loaded: Any, n: int, seed: int | None, input_path: str |
         context, source = truth[:, : model.context_frames], f"{data.name} test"
     prediction = model.predict(context)
     if truth is not None:
-        animation, per_row = forecast.side_by_side(truth, prediction), 2
-        rows = forecast.strip(truth, prediction)
+        animation, per_row = sequences.side_by_side(truth, prediction), 2
+        rows = sequences.strip(truth, prediction)
         layout = "truth left, forecast right"
     else:
         continued = torch.cat([context, prediction], dim=1)

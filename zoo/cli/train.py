@@ -48,7 +48,8 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
     Under torchrun, or with --nproc N, each process trains on its own --batch-size images of
     every global batch; rank 0 writes the run.
     """
-    from zoo import distributed, runs, trainer
+    from zoo import runs
+    from zoo.training import distributed, trainer
 
     if nproc is not None:
         distributed.check_launch(nproc)
@@ -150,7 +151,7 @@ def _batches(batch_size: int, world_size: int) -> str:
 
 def _launch(nproc: int) -> int:
     """Run this very command, less --nproc, on ``nproc`` processes under torchrun; its exit code."""
-    from zoo import distributed
+    from zoo.training import distributed
 
     args = distributed.without_nproc(click.get_current_context().find_root().obj["args"])
     click.echo(f"starting {nproc} processes: {shlex.join(distributed.launch_command(nproc, args))}", err=True)

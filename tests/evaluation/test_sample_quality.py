@@ -7,7 +7,7 @@ import torch
 
 from zoo.datasets import load_dataset
 from zoo.features import get_extractor
-from zoo.sample_quality import METRICS, extract, real_floor, sample_quality
+from zoo.evaluation.sample_quality import METRICS, extract, real_floor, sample_quality
 
 
 @pytest.fixture(scope="module")

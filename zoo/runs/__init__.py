@@ -1,7 +1,7 @@
 """Run directories: ``RUNS/<model>/<run-id>/`` and loading a trained model back from one.
 
 A run directory holds ``config.json`` (plugin, full config, dataset, seed, versions),
-``checkpoints/step-*/`` (see :mod:`zoo.checkpoint`), ``metrics.jsonl`` and ``samples/``.
+``checkpoints/step-*/`` (see :mod:`zoo.runs.checkpoint`), ``metrics.jsonl`` and ``samples/``.
 RUNS is ``--runs-dir``, else ``$ZOO_RUNS_DIR``, else ``./runs``.
 """
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo import atomic
 from zoo.contract import DataSpec
+from zoo.runs.metrics_log import FILE as METRICS  # written and read by metrics_log only
 from zoo.errors import UsageError, ZooError
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from zoo.datasets.source import ImageSet
 
 CONFIG = "config.json"
-METRICS = "metrics.jsonl"
 
 
 def runs_root(runs_dir: str | Path | None = None) -> Path:
@@ -108,7 +108,7 @@ class RunInfo:
 
 def list_runs(root: Path, model_name: str | None = None) -> list[RunInfo]:
     """Runs under ``root`` (of one model, or all), oldest first; unreadable folders are skipped."""
-    from zoo.checkpoint import list_checkpoints
+    from zoo.runs.checkpoint import list_checkpoints
 
     found = []
     if not root.is_dir():
@@ -137,19 +137,11 @@ def list_runs(root: Path, model_name: str | None = None) -> list[RunInfo]:
 
 
 def last_losses(run_dir: Path) -> dict[str, float]:
-    """The losses of the last line of ``metrics.jsonl`` (empty if none was written)."""
-    path = run_dir / METRICS
-    if not path.is_file():
-        return {}
-    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-        if "event" in entry:
-            continue  # an evaluation, not a training step
-        return {k: v for k, v in entry.items() if k.startswith("loss")}
-    return {}
+    """The losses of the trainer's last line of ``metrics.jsonl`` (empty if none was written)."""
+    from zoo.runs import metrics_log
+
+    lines = metrics_log.training_lines(run_dir)
+    return {k: v for k, v in lines[-1].items() if k.startswith("loss")} if lines else {}
 
 
 @dataclasses.dataclass
@@ -209,7 +201,7 @@ def build_from_record(record: dict[str, Any], device: "torch.device | str") -> t
 
 def load(run_dir: str | Path, device: "torch.device | str" = "cpu", model_name: str | None = None) -> LoadedRun:
     """Load the newest checkpoint of a run (``model_name`` checks which model it must be)."""
-    from zoo import checkpoint
+    from zoo.runs import checkpoint
 
     run_dir = Path(run_dir).expanduser()
     record = read_config(run_dir)

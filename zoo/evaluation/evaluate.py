@@ -3,12 +3,12 @@
 The run's own dataset (and data folder) is used unless another is named, on its ``test``
 split. Two kinds of measurement, each appended to the run's ``metrics.jsonl`` as one
 ``"event": "evaluate"`` line and turned into :class:`Result`-shaped entries for
-``registry.json`` (see :mod:`zoo.catalog`): what was measured, on what, by which command.
+``registry.json`` (see :mod:`zoo.evaluation.catalog`): what was measured, on what, by which command.
 
 ``nll``
-    the likelihood bounds of :mod:`zoo.likelihood`, for models that define a likelihood;
+    the likelihood bounds of :mod:`zoo.evaluation.likelihood`, for models that define a likelihood;
 ``fid``, ``kid``, ``is``, ``prdc``
-    sample quality (:mod:`zoo.sample_quality`) of ``n`` generated images against the split's
+    sample quality (:mod:`zoo.evaluation.sample_quality`) of ``n`` generated images against the split's
     real images, in the feature space of an extractor (:mod:`zoo.features`; by default
     ``classifier:<dataset>``), always beside the same metrics between two halves of the real
     images: the floor, what a perfect generator would get at that size.
@@ -16,7 +16,7 @@ split. Two kinds of measurement, each appended to the run's ``metrics.jsonl`` as
 ``mse``, ``bce``
     for a :class:`~zoo.contract.SequenceModel`, which continues sequences rather than drawing
     images: per-frame errors of its forecasts of the split's sequences, beside those of the
-    copy-last-frame baseline (:mod:`zoo.forecast`).
+    copy-last-frame baseline (:mod:`zoo.evaluation.forecast`).
 
 Without ``metrics``, a likelihood model gets its bounds, plus sample quality when the
 default classifier has been trained; a sequence model gets its forecast errors; any other
@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
 from zoo import runs
+from zoo.runs import metrics_log
 from zoo.contract import LikelihoodModel, SequenceModel
 from zoo.datasets.source import in_order
 from zoo.errors import UsageError
@@ -57,7 +57,7 @@ class Evaluation:
     results: list[dict[str, Any]]
     """Entries for registry.json's ``results`` (one per headline number)."""
     forecast: Any = None
-    """A sequence model's :class:`~zoo.forecast.ForecastScores`, when measured."""
+    """A sequence model's :class:`~zoo.evaluation.forecast.ForecastScores`, when measured."""
 
     def likelihood_table(self) -> list[str]:
         m = self.likelihood
@@ -84,7 +84,7 @@ class Evaluation:
         """What ``zoo evaluate`` prints: where it measured, on what data, and the tables."""
         head = f"{name} {self.run_dir} (step {self.step}) on {self.dataset} {self.split}"
         if self.forecast:
-            from zoo.forecast import EPSILON
+            from zoo.evaluation.forecast import EPSILON
 
             scores = self.forecast
             lines = [f"{head}: {scores.sequences:,} sequences, {scores.context_frames} frames given, {scores.horizon} predicted"]
@@ -132,7 +132,7 @@ QUALITY_COLUMNS = [
 
 def parse_metrics(text: str | None) -> list[str] | None:
     """``"fid,kid"`` -> ``["fid", "kid"]``; None stays None (the model's defaults)."""
-    from zoo.sample_quality import METRICS
+    from zoo.evaluation.sample_quality import METRICS
 
     if text is None:
         return None
@@ -168,7 +168,7 @@ def evaluate_run(
 ) -> Evaluation:
     from zoo.device import pick_device
     from zoo.models import get_model
-    from zoo.sample_quality import METRICS
+    from zoo.evaluation.sample_quality import METRICS
 
     plugin = get_model(name)
     run_dir = runs.find(name, run, runs_dir)
@@ -225,7 +225,7 @@ def evaluate_run(
 
 def _evaluate_forecast(loaded, run_dir, dataset, data_dir, split, batch_size, progress, command) -> Evaluation:
     """Forecast every sequence of the split and score it, beside the copy-last-frame baseline."""
-    from zoo import forecast
+    from zoo.evaluation import forecast
 
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
@@ -280,8 +280,7 @@ def _open_extractor(features: str | None, weights: str | Path | None, data):
 
 def _append_event(run_dir: Path, fields: dict[str, Any]) -> None:
     entry = {"event": "evaluate", **fields, "time": dt.datetime.now().timestamp()}
-    with open(run_dir / runs.METRICS, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry) + "\n")
+    metrics_log.append(run_dir, entry)
 
 
 def _stamp() -> dict[str, str]:
@@ -291,7 +290,7 @@ def _stamp() -> dict[str, str]:
 
 
 def _likelihood(loaded, data, conditional, k, binarization, seed, progress, common):
-    from zoo.likelihood import evaluate_likelihood
+    from zoo.evaluation.likelihood import evaluate_likelihood
 
     result = evaluate_likelihood(loaded.model, data, k=k, binarization=binarization, seed=seed, progress=progress)
     metrics = result.metrics()
@@ -311,7 +310,7 @@ def _likelihood(loaded, data, conditional, k, binarization, seed, progress, comm
 
 
 def _quality(loaded, data, extractor, metrics, n, batch_size, seed, progress, common):
-    from zoo.sample_quality import extract, image_batches, real_floor, sample_quality
+    from zoo.evaluation.sample_quality import extract, image_batches, real_floor, sample_quality
 
     real = extract(
         extractor,

@@ -52,7 +52,7 @@ def test_train_prints_the_run_directory_and_sample_writes_a_grid(trained_run, zo
 
 
 def test_resume_through_the_cli(trained_run, zoo_cli):
-    from zoo import checkpoint
+    from zoo.runs import checkpoint
 
     result = zoo_cli("train", "dcgan", "--resume", str(trained_run), "--steps", "30", "--no-progress")
     assert result.exit_code == 0, result.stderr
@@ -144,7 +144,8 @@ def test_a_closed_pipe_is_not_an_error():
 
 
 def test_a_loaded_run_names_the_checkpoint_it_chose_and_its_digest(trained_run):
-    from zoo import checkpoint, runs
+    from zoo import runs
+    from zoo.runs import checkpoint
     from zoo.digest import sha256_of
 
     loaded = runs.load(trained_run)

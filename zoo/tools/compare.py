@@ -4,7 +4,7 @@
 checkpoints) into a :class:`RunSummary`: steps, wall time, the training log, events and
 the latest evaluation per (dataset, split, extractor). :func:`compare_runs` lines runs up
 in one :class:`Comparison`, printed by ``.table()`` or as JSON by ``.to_json()``.
-:mod:`zoo.report` draws its page from the same summary.
+:mod:`zoo.tools.report` draws its page from the same summary.
 
 Evaluation lines (``"event": "evaluate"``) are read generically, whoever wrote them: every
 numeric top-level key other than :data:`EVAL_CONTEXT` is a metric, ``dataset``, ``split``
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import runs
+from zoo.runs import metrics_log
 
 TRAINING_BOOKKEEPING = ("step", "epoch", "time", "images_per_s")
 """Keys of a training log line that are not measurements of the model."""
@@ -128,29 +129,13 @@ class RunSummary:
         return [latest[key] for key in order]
 
 
-def read_log(run_dir: Path) -> list[dict[str, Any]]:
-    """The lines of ``metrics.jsonl`` as dicts; a line cut short by a crash is skipped."""
-    path = run_dir / runs.METRICS
-    if not path.is_file():
-        return []
-    entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(entry, dict):
-            entries.append(entry)
-    return entries
-
-
 def summarize(run_dir: str | Path) -> RunSummary:
     """Read a run directory; a folder that is not a run is a one-line :class:`ZooError`."""
-    from zoo.checkpoint import list_checkpoints
+    from zoo.runs.checkpoint import list_checkpoints
 
     run_dir = Path(run_dir).expanduser()
     record = runs.read_config(run_dir)
-    log = read_log(run_dir)
+    log = metrics_log.read(run_dir)
     training_lines = [e for e in log if "event" not in e and is_number(e.get("step"))]
     by_step = {int(e["step"]): e for e in training_lines}
     checkpoints = list_checkpoints(run_dir)

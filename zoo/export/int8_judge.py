@@ -38,7 +38,7 @@ def int8_judge(loaded: Any, graph_outputs: tuple[str, ...], samples: int = SAMPL
     reported before any work."""
     from zoo.datasets.source import in_order
     from zoo.features import get_extractor
-    from zoo.sample_quality import extract
+    from zoo.evaluation.sample_quality import extract
 
     if graph_outputs[0] != "image":
         raise UsageError("--int8 is judged by the quality of the images it draws, so it needs a generator graph (the default)")
@@ -59,7 +59,7 @@ def int8_judge(loaded: Any, graph_outputs: tuple[str, ...], samples: int = SAMPL
 
     def judge(fp32: Path, int8: Path) -> tuple[bool, list[str]]:
         from zoo.runtime import OnnxGenerator
-        from zoo.sample_quality import sample_quality
+        from zoo.evaluation.sample_quality import sample_quality
 
         figures = {}
         for name, path in (("fp32", fp32), ("int8", int8)):
@@ -96,13 +96,14 @@ def int8_judge(loaded: Any, graph_outputs: tuple[str, ...], samples: int = SAMPL
 def forecast_int8(loaded: Any, graph: Any, sequences: int = FORECAST_SEQUENCES) -> tuple[Callable[[Path, Path], tuple[bool, list[str]]], Callable[[], Iterator[dict[str, np.ndarray]]]]:
     """A judge and calibration feeds for the int8 export of a forecaster graph of the run
     ``loaded``: calibrated on training sequences, judged on the first ``sequences`` test ones."""
-    from zoo import forecast
+    from zoo.evaluation import forecast
+    from zoo.sequences import split
 
     context_frames = graph.metadata["context_frames"]
     (name,) = graph.input_names
     train, test = loaded.data("train"), loaded.data("test")
     frames = test.batch(torch.arange(min(sequences, len(test)))).images
-    context, target = forecast.split(frames, context_frames)
+    context, target = split(frames, context_frames)
 
     def calibration() -> Iterator[dict[str, np.ndarray]]:
         for start in range(0, min(CALIBRATION_SEQUENCES, len(train)), 32):

@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from zoo.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, train
 
 TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
 
@@ -20,7 +20,7 @@ def dcgan_run(tmp_path_factory):
 
 
 def test_bench_prints_every_variant_with_its_speed_or_its_reason(dcgan_run, zoo_cli, digits_classifier, monkeypatch):
-    from zoo import precision
+    from zoo.training import precision
 
     # fp16 training as on a CPU with AMX-FP16 (the same numbers, emulated here), so its row is measured
     monkeypatch.setattr(precision, "native_fp16", lambda device: True)
@@ -51,7 +51,7 @@ def test_bad_batch_lists_are_one_line_errors(dcgan_run, zoo_cli):
 
 
 def test_the_speed_column_names_what_a_forecaster_counts():
-    from zoo.bench import Row, table
+    from zoo.tools.bench import Row, table
 
     rows = [Row("sampling", "pytorch eager fp32", 16, 40.0, "torch", 1.0), Row("training", "fp32", 16, 9.5, "cpu", 1.0)]
     lines = table(rows, unit="sequences/s")

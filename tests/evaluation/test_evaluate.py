@@ -12,9 +12,9 @@ import pytest
 from support import assert_one_line_error
 import zoo
 from zoo import runs
-from zoo.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = ("latent_dim=4", "width=4", "hidden=16")
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from support import assert_one_line_error, run_zoo
 from zoo import runs
-from zoo.compare import compare_runs
-from zoo.trainer import TrainOptions, train
+from zoo.tools.compare import compare_runs
+from zoo.training.trainer import TrainOptions, train
 
 TINY = ("generator_width=8", "discriminator_width=8")
 QUALITY_METRICS = ("fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall", "density", "coverage")

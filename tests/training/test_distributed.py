@@ -22,8 +22,10 @@ import pytest
 import torch
 
 from support import assert_one_line_error, run_zoo
-from zoo import checkpoint, distributed, runs
-from zoo.trainer import BatchOrder
+from zoo import runs
+from zoo.runs import checkpoint
+from zoo.training import distributed
+from zoo.training.trainer import BatchOrder
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 STEPS = 8

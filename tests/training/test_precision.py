@@ -11,7 +11,9 @@ import torch
 from safetensors import safe_open
 
 from support import assert_one_line_error
-from zoo import checkpoint, precision, runs
+from zoo import runs
+from zoo.runs import checkpoint
+from zoo.training import precision
 from zoo.contract import Plugin
 from zoo.errors import UsageError
 

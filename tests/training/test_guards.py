@@ -8,9 +8,10 @@ from pathlib import Path
 import torch
 
 from support import run_zoo
-from zoo import DataSpec, checkpoint, get_model, runs
-from zoo.guards import CollapseWatch, nonfinite_parameter
-from zoo.trainer import TrainOptions, train
+from zoo import DataSpec, get_model, runs
+from zoo.runs import checkpoint
+from zoo.training.guards import CollapseWatch, nonfinite_parameter
+from zoo.training.trainer import TrainOptions, train
 
 
 def events(run_dir: Path, kind: str) -> list[dict]:

@@ -17,8 +17,8 @@ from PIL import Image
 
 from support import assert_one_line_error
 from zoo import runs
-from zoo.report import GRID_PX, HEADER_PX, build_report, write_report
-from zoo.trainer import TrainOptions, train
+from zoo.tools.report import GRID_PX, HEADER_PX, build_report, write_report
+from zoo.training.trainer import TrainOptions, train
 
 TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=12")
 FLOOR = {"fid": 0.625, "kid_mean": 0.0, "precision": 0.875}

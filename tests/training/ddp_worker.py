@@ -1,8 +1,8 @@
 """Run under torchrun by tests/test_distributed.py: every rank trains tiny models through
-``zoo.trainer.train`` and writes the sha256 of its copy of the parameters, so the test can
+``zoo.training.trainer.train`` and writes the sha256 of its copy of the parameters, so the test can
 compare the ranks with each other and with rank 0's checkpoint.
 
-    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/ddp_worker.py OUT STEPS NAME[@OPTION] [KEY=VALUE ...] [-- ...]
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/training/ddp_worker.py OUT STEPS NAME[@OPTION] [KEY=VALUE ...] [-- ...]
 
 Each NAME[@OPTION] trains into its own runs folder, OUT/NAME[@OPTION]/runs. OPTION is a
 precision (fp16 trains here although this CPU emulates it, slowly, with the same numbers as
@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from zoo import distributed, precision
-from zoo.trainer import TrainOptions, train
+from zoo.training import distributed, precision
+from zoo.training.trainer import TrainOptions, train
 
 
 def main(out: Path, steps: int, specs: list[list[str]]) -> None:

@@ -1,10 +1,10 @@
-"""zoo.catalog: recorded commands carry no paths of the machine they were measured on."""
+"""zoo.evaluation.catalog: recorded commands carry no paths of the machine they were measured on."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from zoo.catalog import portable_command
+from zoo.evaluation.catalog import portable_command
 
 
 def test_absolute_paths_become_relative_to_the_catalogs_folder(tmp_path: Path):

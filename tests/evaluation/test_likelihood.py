@@ -10,7 +10,7 @@ import torch
 from zoo import DataSpec, get_model
 from zoo.datasets import load_dataset
 from zoo.errors import UsageError
-from zoo.likelihood import binarize, evaluate_likelihood
+from zoo.evaluation.likelihood import binarize, evaluate_likelihood
 
 
 @pytest.fixture(scope="module")

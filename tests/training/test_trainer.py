@@ -12,9 +12,10 @@ import pytest
 import torch
 
 import zoo
-from zoo import checkpoint, runs
+from zoo import runs
+from zoo.runs import checkpoint
 from zoo.errors import UsageError
-from zoo.trainer import BatchOrder, TrainOptions, resume, train
+from zoo.training.trainer import BatchOrder, TrainOptions, resume, train
 
 TINY = ("generator_width=16", "discriminator_width=16", "latent_dim=16")
 

@@ -38,14 +38,14 @@ class ExportSource:
         cls, model_name: str, graph_name: str, folder: Path, step: int, image_shape: tuple[int, int, int]
     ) -> "ExportSource":
         """The source for a checkpoint folder ``RUN/checkpoints/step-N`` (hashes its weights)."""
-        from zoo.checkpoint import WEIGHTS
+        from zoo.runs.checkpoint import WEIGHTS
 
         return cls(model_name, graph_name, folder.parent.parent, folder / WEIGHTS, sha256_of(folder / WEIGHTS), step, image_shape)
 
     @classmethod
     def of_run(cls, loaded: "LoadedRun", graph_name: str) -> "ExportSource":
         """The source for the checkpoint a run was loaded from, with the sha256 taken as it loaded."""
-        from zoo.checkpoint import WEIGHTS
+        from zoo.runs.checkpoint import WEIGHTS
 
         folder = loaded.checkpoint
         return cls(loaded.name, graph_name, loaded.path, folder / WEIGHTS, loaded.weights_sha256, loaded.step, loaded.model.data.shape)
@@ -107,7 +107,7 @@ def export_run(
         raise UsageError(f"--out must end in {exporter.suffix}, got {str(out_path)!r}")
     source = ExportSource.of_run(loaded, graph_name)
     if options.get("int8"):
-        from zoo.export_quality import forecast_int8, int8_judge
+        from zoo.export.int8_judge import forecast_int8, int8_judge
 
         if "context_frames" in graphs[graph_name].metadata:  # a forecaster: data in, not noise
             options["judge"], options["calibration"] = forecast_int8(loaded, graphs[graph_name])

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import atomic
-from zoo.compare import (
+from zoo.tools.compare import (
     FLOOR_LABEL,
     TRAINING_BOOKKEEPING,
     EvalRecord,
@@ -114,11 +114,11 @@ def sample_grid(summary: RunSummary) -> tuple[bytes | None, str]:
     buffer = io.BytesIO()
     if isinstance(loaded.model, SequenceModel):
         # a forecaster draws nothing from noise: continue the first test sequences instead
-        from zoo import forecast
+        from zoo import sequences
 
         frames = loaded.data("test").batch(torch.arange(FORECAST_SEQUENCES)).images
         prediction = loaded.model.predict(frames[:, : loaded.model.context_frames])
-        save_image(forecast.strip(frames, prediction), buffer, nrow=frames.shape[1], padding=2, format="png")
+        save_image(sequences.strip(frames, prediction), buffer, nrow=frames.shape[1], padding=2, format="png")
         return buffer.getvalue(), (
             f"the first {FORECAST_SEQUENCES} test sequences, each a row of truth above a row of its "
             f"{loaded.model.context_frames} given frames continued by the checkpoint at step {loaded.step}"

@@ -63,7 +63,8 @@ def bench(
     log: Callable[[str], None] = lambda line: None,
 ) -> list[Row]:
     """The rows of the table; ``compile`` adds torch.compile rows (their warm-up compiles)."""
-    from zoo import compiling, precision, runs
+    from zoo import runs
+    from zoo.training import compiling, precision
     from zoo.datasets import load_dataset
     from zoo.device import pick_device
     from zoo.errors import UsageError

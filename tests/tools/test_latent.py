@@ -24,8 +24,8 @@ from support import assert_one_line_error
 from zoo import runs
 from zoo.datasets import load_dataset
 from zoo.errors import UsageError
-from zoo.latent import interpolate, slerp
-from zoo.trainer import TrainOptions, resume, train
+from zoo.tools.latent import interpolate, slerp
+from zoo.training.trainer import TrainOptions, resume, train
 
 SIDE, PAD = 16, 2  # digits images are 16x16; save_grid pads by 2
 LATENT_DIM = 8

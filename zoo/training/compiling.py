@@ -50,7 +50,7 @@ def compile_modules(model: "Model", backend: str = "inductor") -> list[str]:
     """Compile each module of ``model`` that has trainable parameters; return their names.
 
     On several processes the modules are compiled with DDP's hooks already in place
-    (:func:`zoo.distributed.prepare` runs first), so dynamo traces through them.
+    (:func:`zoo.training.distributed.prepare` runs first), so dynamo traces through them.
     """
     import warnings
 

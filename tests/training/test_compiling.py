@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from support import assert_one_line_error
-from zoo import compiling
+from zoo.training import compiling
 from zoo.errors import UsageError
 
 TINY_DCGAN = ("--set", "generator_width=8", "--set", "discriminator_width=8", "--set", "latent_dim=16")

@@ -1,0 +1,580 @@
+"""The training loop, the same for every architecture.
+
+:func:`train` starts a run and :func:`resume` continues one; both hand a built
+:class:`~zoo.contract.Model` and an in-memory :class:`~zoo.datasets.source.ImageSet` to
+:class:`Trainer`, which only ever calls ``model.train_step`` and ``model.sample`` (or, for a
+:class:`~zoo.contract.SequenceModel`, ``model.predict`` on fixed sequences of the data). It
+draws batches, shows progress, logs metrics (JSONL, and TensorBoard when installed), writes
+sample grids and checkpoints, and stops cleanly on Ctrl-C.
+
+Batch order is a pure function of (seed, step), and checkpoints carry optimizer and RNG
+state, so a resumed seeded CPU run computes the same losses as an uninterrupted one.
+
+Started by torchrun (``zoo train --nproc N``), :func:`train` and :func:`resume` train the
+model data-parallel on every process: see :mod:`zoo.training.distributed` for what each rank does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from zoo import runs
+from zoo import sequences
+from zoo.runs import checkpoint, metrics_log
+from zoo.training import compiling, distributed, guards, precision
+from zoo import config as config_module
+from zoo.contract import Model, SequenceModel
+from zoo.datasets import load_dataset
+from zoo.datasets.source import ImageSet, SequenceSet
+from zoo.images import save_grid
+from zoo.errors import UsageError, ZooError
+from zoo.models import get_model
+
+# Datasets up to this size are moved to the GPU whole, so batches never cross the bus.
+DEVICE_DATA_LIMIT = 2 * 1024**3
+DEFAULT_BATCH_SIZE = 64
+"""Used when neither --batch-size nor the plugin's ``default_batch_size`` says otherwise."""
+PREVIEW_SEQUENCES = 4
+"""Sequences a sequence model continues in each sample grid."""
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    steps: int | None = None
+    """Total number of steps to reach (also when resuming); default 2000 if epochs is unset."""
+    epochs: int | None = None
+    batch_size: int | None = None
+    """None: the plugin's ``default_batch_size``, else :data:`DEFAULT_BATCH_SIZE`."""
+    seed: int = 0
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 2
+    n_samples: int = 64
+    progress: bool = True
+    collapse_patience: int = 200
+    """Warn when the discriminator has been pinned (accuracy >= 99%) for this many steps."""
+    diversity_floor: float = 0.1
+    """Warn when the samples' mean pairwise distance falls below this fraction of the data's."""
+    precision: str = "fp32"
+    """``fp32``, or ``bf16`` / ``fp16`` autocast (fp16 with loss scaling), see :mod:`zoo.training.precision`."""
+    compile: bool = False
+    """torch.compile the model's modules in place (:mod:`zoo.training.compiling`)."""
+    channels_last: bool = False
+    """Weights and image batches in channels-last memory format (:mod:`zoo.training.compiling`)."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    interrupted: bool
+    losses: dict[str, float]
+    model: Model | None = None
+    """The trained model (on several processes: this rank's copy, still wired to the process group)."""
+
+
+class BatchOrder:
+    """Which images make up the batch of each step: a fresh seeded permutation per epoch.
+
+    On several processes each step takes a global batch of ``batch_size * world_size`` images
+    from the permutation, the same on every rank, and rank ``rank`` trains on its own slice
+    of it (:func:`zoo.training.distributed.shard`).
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        if batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+        if size < batch_size:
+            raise UsageError(f"the dataset has {size} images, fewer than --batch-size {batch_size}; lower it")
+        global_batch = batch_size * world_size
+        if size < global_batch:
+            raise UsageError(
+                f"the dataset has {size} images, fewer than the global batch of {global_batch} "
+                f"(--batch-size {batch_size} x {world_size} processes); lower --batch-size or start fewer processes"
+            )
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.rank, self.world_size, self.global_batch_size = rank, world_size, global_batch
+        self.batches_per_epoch = size // global_batch  # the last partial batch is dropped
+        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
+
+    def indices(self, step: int) -> torch.Tensor:
+        """Image indices for 1-based ``step`` (this rank's share of them)."""
+        epoch, position = divmod(step - 1, self.batches_per_epoch)
+        if epoch != self._epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._perm = epoch, torch.randperm(self.size, generator=generator)
+        batch = self._perm[position * self.global_batch_size : (position + 1) * self.global_batch_size]
+        return batch if self.world_size == 1 else distributed.shard(batch, self.rank, self.world_size)
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: Model,
+        data: ImageSet | SequenceSet,
+        run_dir: Path,
+        options: TrainOptions,
+        group: distributed.Group | None = None,
+    ) -> None:
+        """``group``: this process's rank in a data-parallel run (see :func:`zoo.training.distributed.prepare`), None alone."""
+        options = dataclasses.replace(options, batch_size=options.batch_size or DEFAULT_BATCH_SIZE)
+        self.model, self.run_dir, self.options, self.group = model, run_dir, options, group
+        precision.attach(model, options.precision)
+        if options.channels_last:
+            compiling.to_channels_last(model)
+        if options.compile:
+            compiling.compile_modules(model)
+        self.main = group is None or group.is_main
+        on_device = model.device.type != "cpu" and data.nbytes <= DEVICE_DATA_LIMIT
+        self.data = data.to(model.device) if on_device else data
+        rank, world_size = (0, 1) if group is None else (group.rank, group.world_size)
+        self.order = BatchOrder(len(data), options.batch_size, options.seed, rank, world_size)
+        self.total_steps = total_steps(options, self.order.batches_per_epoch)
+        fixed = torch.randperm(len(data), generator=torch.Generator().manual_seed(options.seed))
+        # a forecaster's samples are continuations of fixed sequences, not draws to check for collapse
+        self.preview = data.batch(fixed[:PREVIEW_SEQUENCES]).images if isinstance(model, SequenceModel) else None
+        self.watch = (
+            None
+            if self.preview is not None
+            else guards.CollapseWatch(data.batch(fixed[: guards.DIVERSITY_IMAGES]).images, options.collapse_patience, options.diversity_floor)
+        )
+        self._stop_requested = False
+
+    def run(self, start_step: int = 0) -> TrainResult:
+        """Train from ``start_step`` (the last completed step) to the total; checkpoint at the end."""
+        from tqdm.auto import tqdm
+
+        opts = self.options
+        if start_step >= self.total_steps:
+            raise UsageError(
+                f"the run is already at step {start_step}; pass --steps larger than that to train further"
+            )
+        group = self.group
+        writer = _tensorboard_writer(self.run_dir) if self.main else None
+        bar = tqdm(total=self.total_steps, initial=start_step, disable=not (opts.progress and self.main), unit="step", dynamic_ncols=True)
+        # per key: a GAN with n_critic > 1 reports its generator loss only on some steps
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        images_seen = skipped = 0
+        interval_start = time.perf_counter()
+        step, losses = start_step, {}
+        # Alone, Ctrl-C counts as soon as it comes; on several processes, from the end-of-step
+        # exchange on, so that every rank stops at the same step.
+        agreed_stop = False
+        stopping = (lambda: self._stop_requested) if group is None else (lambda: agreed_stop)
+        restore_sigint = self._catch_sigint()
+        try:
+            for step in range(start_step + 1, self.total_steps + 1):
+                batch = self.data.batch(self.order.indices(step))
+                if batch.images.device != self.model.device:
+                    batch = dataclasses.replace(
+                        batch,
+                        images=batch.images.to(self.model.device, non_blocking=True),
+                        labels=None if batch.labels is None else batch.labels.to(self.model.device),
+                    )
+                if group is not None:
+                    group.step = step
+                    group.reseed(step)  # each rank's noise: a function of (seed, rank, step), so a resume continues it
+                if opts.channels_last:
+                    batch = dataclasses.replace(batch, images=compiling.channels_last_batch(batch.images))
+                losses, overflowed = precision.train_step(self.model, batch, step, opts.precision)
+                skipped += overflowed
+                if group is not None:
+                    # the global batch's losses; a non-finite one on any rank, or Ctrl-C, stops every rank here
+                    losses, agreed_stop = group.end_of_step(step, losses, self._stop_requested)
+                bad = guards.nonfinite_losses(losses)
+                if bad:
+                    self._diverged(step, f"{bad[0]} = {losses[bad[0]]}", writer)
+                warning = None if self.watch is None else self.watch.after_step(step, losses)
+                if warning is not None:
+                    self._warn(warning, writer)
+                for key, value in losses.items():
+                    sums[key] = sums.get(key, 0.0) + float(value)
+                    counts[key] = counts.get(key, 0) + 1
+                images_seen += batch.images.shape[0] * self.order.world_size
+                bar.update(1)
+
+                if step % opts.log_every == 0 or step == self.total_steps or stopping():
+                    self._check_parameters(step, writer)
+                    elapsed = time.perf_counter() - interval_start
+                    entry = {
+                        "step": step,
+                        "epoch": (step - 1) // self.order.batches_per_epoch + 1,
+                        "images_per_s": round(images_seen / elapsed, 1) if elapsed > 0 else None,
+                        **{k: v / counts[k] for k, v in sums.items()},
+                        **self._loss_scaling(skipped),
+                        "time": time.time(),
+                    }
+                    self._log(entry, writer)
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in entry.items() if k.startswith("loss")} | {"img/s": entry["images_per_s"]})
+                    sums, counts, images_seen, skipped = {}, {}, 0, 0
+                    interval_start = time.perf_counter()
+                if step % opts.sample_every == 0 or step == self.total_steps:
+                    self.save_samples(step, writer)
+                if stopping():
+                    break
+                if step % opts.checkpoint_every == 0 and step != self.total_steps:
+                    self._check_parameters(step, writer)
+                    self._save_checkpoint(step)
+        finally:
+            restore_sigint()
+            bar.close()
+            if writer is not None:
+                writer.close()
+        if step > start_step:
+            self._save_checkpoint(step)
+        return TrainResult(self.run_dir, step, stopping() and step < self.total_steps, losses, self.model)
+
+    def _loss_scaling(self, skipped: int) -> dict[str, float]:
+        """fp16: the loss scale now, and the optimizer steps its overflows skipped since the last log line."""
+        scaler = self.model.loss_scaler
+        return {} if scaler is None else {"loss_scale": scaler.scale, "skipped_steps": skipped}
+
+    def _save_checkpoint(self, step: int) -> None:
+        """Rank 0 saves; on several processes, once every rank's copy is checked to be the same."""
+        if self.group is not None:
+            self.group.check_replicas(self.model, step)
+        if self.main:
+            checkpoint.save(self.run_dir, self.model, step, keep=self.options.keep_checkpoints)
+
+    def save_samples(self, step: int, writer: Any = None) -> Path:
+        """Draw the grid of ``step`` and write it (rank 0; every rank draws, as its forward may synchronise)."""
+        path = self.run_dir / "samples" / f"step-{step:08d}.png"
+        if isinstance(self.model, SequenceModel):
+            # one row of truth, then one of the context continued by the model, per sequence
+            context, target = sequences.split(self.preview, self.model.context_frames)
+            prediction = self.model.predict(context, target.shape[1])
+            grid = sequences.strip(self.preview.cpu(), prediction)
+            return save_grid(grid, path, nrow=self.preview.shape[1]) if self.main else path
+        images = self.model.sample(self.options.n_samples, seed=self.options.seed)
+        if not self.main:
+            return path
+        for entry in self.watch.after_samples(step, images):
+            if entry["event"] == "warning":
+                self._warn(entry, writer)
+            else:
+                self._log(entry, writer)
+        return save_grid(images, path)
+
+    def _warn(self, entry: dict[str, Any], writer: Any) -> None:
+        from tqdm.auto import tqdm
+
+        if not self.main:
+            return
+        tqdm.write(f"warning: {entry['message']}", file=sys.stderr)
+        self._log(entry, writer)
+
+    def _check_parameters(self, step: int, writer: Any) -> None:
+        name = guards.nonfinite_parameter(self.model)
+        if name is not None:
+            self._diverged(step, f"parameter {name} is not finite", writer)
+
+    def _diverged(self, step: int, reason: str, writer: Any) -> None:
+        """Stop without saving anything more: the newest checkpoint stays the last good one."""
+        self._log({"event": "diverged", "step": step, "reason": reason, "time": time.time()}, writer)
+        saved = checkpoint.list_checkpoints(self.run_dir)
+        kept = (
+            f"the last good checkpoint, step {saved[-1][0]}, is kept in {self.run_dir}"
+            if saved
+            else f"no checkpoint had been saved yet (--checkpoint-every {self.options.checkpoint_every})"
+        )
+        raise guards.Diverged(
+            f"training diverged at step {step}: {reason}; stopped, and {kept}. "
+            "Lower the learning rate (--set, see zoo info NAME) and train again"
+        )
+
+    def _log(self, entry: dict[str, Any], writer: Any) -> None:
+        if not self.main:
+            return
+        metrics_log.append(self.run_dir, entry)
+        if writer is not None:
+            for key, value in entry.items():
+                if key not in ("step", "time", "epoch") and isinstance(value, (int, float)):
+                    writer.add_scalar(key, value, entry["step"])
+
+    def _catch_sigint(self) -> Callable[[], None]:
+        """First Ctrl-C: finish the step, checkpoint, stop. A second one interrupts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            self._stop_requested = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGINT, handler)
+        return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def _check_compile(options: TrainOptions, device: torch.device) -> None:
+    if options.compile:
+        compiling.check(device)
+
+
+def total_steps(options: TrainOptions, batches_per_epoch: int) -> int:
+    if options.steps is not None and options.epochs is not None:
+        raise UsageError("give --steps or --epochs, not both")
+    if options.epochs is not None:
+        if options.epochs < 1:
+            raise UsageError(f"--epochs must be at least 1, got {options.epochs}")
+        return options.epochs * batches_per_epoch
+    steps = 2000 if options.steps is None else options.steps
+    if steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {steps}")
+    return steps
+
+
+def _tensorboard_writer(run_dir: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional: pip install 'zoo[tensorboard]'
+        return None
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+
+@dataclasses.dataclass
+class _Plan:
+    """A new run, checked and ready to build: what :func:`train` and :func:`check_train` share."""
+
+    plugin: Any
+    config: Any
+    dataset: str
+    data: ImageSet | SequenceSet
+    options: TrainOptions
+    total: int
+    device: torch.device
+
+
+def _plan(
+    name: str,
+    *,
+    dataset: str | None,
+    data_dir: str | Path | None,
+    split: str,
+    image_size: int | None,
+    channels: int | None,
+    download: bool,
+    overrides: list[str] | tuple[str, ...],
+    device: str | None,
+    options: TrainOptions,
+    world_size: int,
+    local_rank: int = 0,
+    local_world_size: int | None = None,
+) -> _Plan:
+    plugin = get_model(name)
+    config = config_module.apply_overrides(plugin.Config(), overrides)
+    dataset = dataset or plugin.default_dataset
+    data = load_dataset(dataset, split=split, data_dir=data_dir, image_size=image_size, channels=channels, download=download)
+    if plugin.conditional and data.labels is None:
+        raise UsageError(f"{name} is class-conditional but dataset {dataset!r} has no labels; pick a labelled dataset")
+    if data.spec.kind != plugin.data_kind:
+        hint = "use --dataset moving-digits" if plugin.data_kind == "sequences" else f"pick an image dataset such as {plugin.default_dataset}"
+        raise UsageError(f"{name} trains on {plugin.data_kind}, but dataset {dataset!r} gives {data.spec.kind}; {hint}")
+    options = dataclasses.replace(options, batch_size=options.batch_size or plugin.default_batch_size or DEFAULT_BATCH_SIZE)
+    torch_device = distributed.device_for(device, world_size, local_rank, local_world_size)
+    precision.check(options.precision, torch_device, plugin)
+    _check_compile(options, torch_device)
+    # Validate the step budget before anything is written to disk.
+    order = BatchOrder(len(data), options.batch_size, options.seed, world_size=world_size)
+    total = total_steps(options, order.batches_per_epoch)
+    return _Plan(plugin, config, dataset, data, options, total, torch_device)
+
+
+def check_train(
+    name: str,
+    *,
+    nproc: int,
+    sync_batchnorm: bool = False,
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    split: str = "train",
+    image_size: int | None = None,
+    channels: int | None = None,
+    download: bool = False,
+    overrides: list[str] | tuple[str, ...] = (),
+    device: str | None = "auto",
+    options: TrainOptions | None = None,
+) -> None:
+    """Refuse here, once, what :func:`train` would refuse on each of ``nproc`` processes (``zoo train --nproc``)."""
+    plan = _plan(
+        name, dataset=dataset, data_dir=data_dir, split=split, image_size=image_size, channels=channels, download=download,
+        overrides=overrides, device=device, options=options or TrainOptions(), world_size=nproc,
+    )  # fmt: skip
+    distributed.check_sync_batchnorm(sync_batchnorm, nproc, plan.device, lambda: plan.plugin.build(plan.config, plan.data.spec, "cpu"))
+
+
+def train(
+    name: str,
+    *,
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    split: str = "train",
+    image_size: int | None = None,
+    channels: int | None = None,
+    download: bool = False,
+    overrides: list[str] | tuple[str, ...] = (),
+    device: str | None = "auto",
+    runs_dir: str | Path | None = None,
+    options: TrainOptions | None = None,
+    on_start: Callable[[Path, ImageSet], None] | None = None,
+    command: str | None = None,
+    sync_batchnorm: bool = False,
+) -> TrainResult:
+    """Start a new run of model ``name`` (``zoo train``); ``command`` is recorded in the run.
+
+    Under torchrun (``WORLD_SIZE`` > 1) this process is one rank of a data-parallel run:
+    ``options.batch_size`` is its own batch, rank 0 alone writes the run and calls
+    ``on_start``, and ``sync_batchnorm`` turns the BatchNorm layers into SyncBatchNorm (CUDA).
+    """
+    import zoo
+
+    options = options or TrainOptions()
+    size = distributed.world_size()
+    plan = _plan(
+        name, dataset=dataset, data_dir=data_dir, split=split, image_size=image_size, channels=channels, download=download,
+        overrides=overrides, device=device, options=options, world_size=size,
+        local_rank=distributed.env_int("LOCAL_RANK", 0), local_world_size=distributed.env_int("LOCAL_WORLD_SIZE", size),
+    )  # fmt: skip
+    options, data, torch_device = plan.options, plan.data, plan.device
+    torch.manual_seed(options.seed)
+    model = plan.plugin.build(plan.config, data.spec, torch_device)
+    precision.attach(model, options.precision)
+    distributed.check_sync_batchnorm(sync_batchnorm, size, torch_device, lambda: model)
+    training = {**dataclasses.asdict(options), "steps": plan.total, "epochs": options.epochs, "device": str(torch_device)}
+    if size > 1:
+        training |= {"world_size": size, "global_batch_size": options.batch_size * size, "sync_batchnorm": sync_batchnorm}
+    record = {
+        "model": name,
+        "plugin_version": plan.plugin.version,
+        "config": config_module.to_dict(plan.config),
+        "dataset": {
+            "name": plan.dataset,
+            "split": data.split,
+            "data_dir": str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None,
+            "image_size": data.spec.height,
+            "channels": data.spec.channels,
+            "size": len(data),
+            "spec": dataclasses.asdict(data.spec),
+            "note": data.note,
+        },
+        "training": training,
+        "seed": options.seed,
+        "command": command,
+        "zoo_version": zoo.__version__,
+        "torch_version": torch.__version__,
+    }
+    group = distributed.start(torch_device, options.seed)
+    try:
+        if group is None:
+            run_dir = runs.create(runs.runs_root(runs_dir), name, record)
+        else:
+            # rank 0 makes the run directory; every rank learns where it is
+            run_dir = Path(group.broadcast(str(runs.create(runs.runs_root(runs_dir), name, record)) if group.is_main else None))
+        if on_start is not None and (group is None or group.is_main):
+            on_start(run_dir, data)
+        if group is not None:
+            distributed.prepare(model, group, sync_batchnorm)
+        trainer = Trainer(model, data, run_dir, dataclasses.replace(options, steps=plan.total, epochs=None), group)
+        return trainer.run(0)
+    finally:
+        if group is not None:
+            group.close()
+
+
+def check_resume(
+    run_dir: str | Path, *, nproc: int, steps: int | None = None, device: str | None = "auto", name: str | None = None, sync_batchnorm: bool = False
+) -> None:
+    """Refuse here, once, what :func:`resume` would refuse on each of ``nproc`` processes (``zoo train --nproc --resume``)."""
+    torch_device = distributed.device_for(device, nproc)
+    record, options, *_ = _resume_plan(run_dir, steps=steps, progress=False, name=name, world_size=nproc)
+    precision.check(options.precision, torch_device, get_model(record["model"]))
+    _check_compile(options, torch_device)
+    distributed.check_sync_batchnorm(sync_batchnorm, nproc, torch_device, lambda: runs.build_from_record(record, "cpu")[2])
+
+
+def _resume_plan(
+    run_dir: str | Path, *, steps: int | None, progress: bool, name: str | None, world_size: int
+) -> tuple[dict[str, Any], TrainOptions, ImageSet | SequenceSet, int, Path]:
+    """The run's record, its options continued to ``steps`` on ``world_size`` processes, its data,
+    and its newest checkpoint.
+
+    The run keeps its global batch (and so its batch order and its hyperparameters' meaning)
+    whatever the number of processes it resumes on: each takes an equal share of it.
+    """
+    run_dir = Path(run_dir).expanduser()
+    record = runs.read_config(run_dir)
+    if name is not None and record["model"] != name:
+        raise ZooError(f"{run_dir} is a run of {record['model']!r}, not {name!r}")
+    fields = {f.name for f in dataclasses.fields(TrainOptions)}
+    options = TrainOptions(**{k: v for k, v in record["training"].items() if k in fields})
+    options = dataclasses.replace(options, steps=steps if steps is not None else options.steps, epochs=None, progress=progress)
+    global_batch = record["training"].get("global_batch_size", options.batch_size)
+    if global_batch % world_size:
+        raise UsageError(
+            f"the run trained with a global batch of {global_batch}, which {world_size} processes cannot share equally; "
+            f"resume it on a number of processes that divides {global_batch}"
+        )
+    options = dataclasses.replace(options, batch_size=global_batch // world_size)
+    info = record["dataset"]
+    data = load_dataset(
+        info["name"], split=info["split"], data_dir=info["data_dir"], image_size=info["image_size"], channels=info["channels"]
+    )
+    if len(data) != info["size"]:
+        raise ZooError(f"dataset {info['name']!r} now has {len(data)} examples, the run was trained on {info['size']}")
+    step, folder = checkpoint.latest_checkpoint(run_dir)
+    if step >= total_steps(options, 1):
+        raise UsageError(f"the run is already at step {step}; pass --steps larger than that to train further")
+    return record, options, data, step, folder
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    steps: int | None = None,
+    device: str | None = "auto",
+    progress: bool = True,
+    name: str | None = None,
+    sync_batchnorm: bool = False,
+    on_start: Callable[[Path, int, int, int], None] | None = None,
+) -> TrainResult:
+    """Continue a run from its newest checkpoint up to ``steps`` in total (``zoo train --resume``).
+
+    Under torchrun every rank loads the checkpoint rank 0 picked (the run directory must be
+    reachable at the same path on every machine) and trains on as before, with the run's global
+    batch shared among the processes. ``on_start(run_dir, step, world_size, batch_size)`` is
+    called on rank 0 before the first step.
+    """
+    size = distributed.world_size()
+    torch_device = distributed.device_for(device, size, distributed.env_int("LOCAL_RANK", 0), distributed.env_int("LOCAL_WORLD_SIZE", size))
+    record, options, data, step, folder = _resume_plan(run_dir, steps=steps, progress=progress, name=name, world_size=size)
+    run_dir = Path(run_dir).expanduser()
+    precision.check(options.precision, torch_device, get_model(record["model"]))
+    _check_compile(options, torch_device)
+    _, _, model = runs.build_from_record(record, torch_device)
+    precision.attach(model, options.precision)  # before the checkpoint, which holds its loss scale
+    distributed.check_sync_batchnorm(sync_batchnorm, size, torch_device, lambda: model)
+    group = distributed.start(torch_device, options.seed)
+    try:
+        if group is not None:
+            # the checkpoint rank 0 sees is the one every rank loads
+            chosen_dir, step, chosen_folder = group.broadcast((str(run_dir), step, str(folder)))
+            run_dir, folder = Path(chosen_dir), Path(chosen_folder)
+        checkpoint.load_weights(model, folder)
+        checkpoint.load_training_state(model, folder)
+        if on_start is not None and (group is None or group.is_main):
+            on_start(run_dir, step, size, options.batch_size)
+        if group is not None:
+            distributed.prepare(model, group, sync_batchnorm)
+        return Trainer(model, data, run_dir, options, group).run(step)
+    finally:
+        if group is not None:
+            group.close()
