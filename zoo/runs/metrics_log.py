@@ -1,0 +1,45 @@
+"""``metrics.jsonl``, a run's log: one JSON object a line, appended by the trainer (a line per
+``log_every`` steps, and events such as warnings) and by ``zoo evaluate`` (lines with
+``"event": "evaluate"``). This module is its only writer and reader.
+
+Reading never fails on the log itself: a line cut short by a crash, one that is not JSON or
+not an object, or bytes that are not UTF-8 are skipped, so one bad line cannot hide a run
+from ``zoo runs``, ``compare`` or ``report``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+FILE = "metrics.jsonl"
+
+
+def append(run_dir: Path, entry: dict[str, Any]) -> None:
+    """Add ``entry`` as one line (a single write, so processes appending at once keep whole lines)."""
+    with open(Path(run_dir) / FILE, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
+
+
+def read(run_dir: Path) -> list[dict[str, Any]]:
+    """Every readable line of the log, oldest first; empty when there is no log."""
+    path = Path(run_dir) / FILE
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return []
+    entries = []
+    for line in raw.splitlines():
+        try:
+            entry = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
+
+
+def training_lines(run_dir: Path) -> list[dict[str, Any]]:
+    """The trainer's step lines: those that are no event (evaluations, warnings)."""
+    return [entry for entry in read(run_dir) if "event" not in entry]
