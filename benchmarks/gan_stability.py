@@ -36,7 +36,7 @@ from torch import nn
 from zoo import runs
 from zoo.datasets import load_dataset
 from zoo.training.guards import Diverged, mean_pairwise_distance
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
@@ -102,7 +102,7 @@ def run_recipe(recipe: str, dataset: str, data_dir: Path | None, seed: int, gene
     options = TrainOptions(steps=generator_steps * n_critic, seed=seed, progress=False, sample_every=10**9, checkpoint_every=10**9)
     start = time.perf_counter()
     try:
-        result = train(model, dataset=dataset, data_dir=data_dir, overrides=list(overrides), runs_dir=runs_dir, options=options)
+        result = train(TrainRequest(model, dataset=dataset, data_dir=data_dir, overrides=list(overrides), runs_dir=runs_dir, options=options))
     except Diverged:
         return {"diverged": True, "collapsed": False, "seconds": time.perf_counter() - start}
     seconds = time.perf_counter() - start

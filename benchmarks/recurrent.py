@@ -31,7 +31,7 @@ from zoo.evaluation import forecast
 from zoo import sequences
 from zoo.datasets import load_dataset
 from zoo.evaluation.likelihood import evaluate_likelihood
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,7 @@ def parameters(model) -> int:
 
 def train_and_load(name: str, steps: int, batch_size: int, runs_dir: str, **kwargs):
     start = time.perf_counter()
-    result = train(name, device="cpu", runs_dir=runs_dir, options=TrainOptions(steps=steps, batch_size=batch_size, progress=False), **kwargs)
+    result = train(TrainRequest(name, device="cpu", runs_dir=runs_dir, options=TrainOptions(steps=steps, batch_size=batch_size, progress=False), **kwargs))
     seconds = time.perf_counter() - start
     return runs.load(result.run_dir).model, seconds
 

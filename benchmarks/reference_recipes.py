@@ -161,16 +161,16 @@ def version(contestant: Contestant) -> str:
 def train_zoo(contestant: Contestant, steps: int, seed: int, device: str, runs_dir: Path) -> tuple[Any, str]:
     """zoo's trainer, exactly as ``zoo train`` runs it; returns the loaded run and its command."""
     from zoo import runs
-    from zoo.training.trainer import TrainOptions, train
+    from zoo.training.trainer import TrainOptions, TrainRequest, train
 
     trainer_steps = steps * contestant.n_critic
     sets = "".join(f" --set {o}" for o in contestant.overrides)
     command = f"zoo train {contestant.zoo} --dataset mnist --data-dir ../shared/data/mnist --steps {trainer_steps} --seed {seed}{sets}"
     options = TrainOptions(steps=trainer_steps, seed=seed, batch_size=BATCH_SIZE, progress=False, sample_every=10**9, checkpoint_every=10**9)
-    result = train(
+    result = train(TrainRequest(
         contestant.zoo, dataset="mnist", data_dir=MNIST_DIR, overrides=list(contestant.overrides), device=device,
         runs_dir=runs_dir, options=options, command=command,
-    )  # fmt: skip
+    ))  # fmt: skip
     return runs.load(result.run_dir, device=device).model, command
 
 

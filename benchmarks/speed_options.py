@@ -24,7 +24,7 @@ import tempfile
 import torch
 
 from zoo.tools.bench import bench
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 SAMPLING = ("onnx fp32", "onnx optimised", "onnx fp16", "onnx int8")
 TRAINING = ("fp32 + channels_last", "bf16", "fp16")
@@ -50,7 +50,7 @@ def main() -> None:
         for name in names:
             print(f"{name}: training {args.steps} steps on digits ...", flush=True)
             options = TrainOptions(steps=args.steps, progress=False, sample_every=args.steps, checkpoint_every=args.steps)
-            run = train(name, device=args.device, runs_dir=scratch, options=options).run_dir
+            run = train(TrainRequest(name, device=args.device, runs_dir=scratch, options=options)).run_dir
             print(f"{name}: measuring ...", flush=True)
             rows = bench(name, run=run, batches=(args.batch,), min_seconds=args.seconds, device=args.device)
             results[name] = {(r.section, r.what): r for r in rows}

@@ -34,7 +34,7 @@ from zoo.contract import LikelihoodModel
 from zoo.datasets import load_dataset
 from zoo.device import pick_device
 from zoo.evaluation.likelihood import LikelihoodResult, evaluate_likelihood
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the recipes/ folder beside this script
 from recipes import vae as reference_vae  # noqa: E402
@@ -65,9 +65,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as runs_dir:
         start = time.perf_counter()
         options = TrainOptions(epochs=args.epochs, batch_size=BATCH_SIZE, seed=args.seed, progress=False)
-        result = train(
+        result = train(TrainRequest(
             "vae", dataset=args.dataset, data_dir=data_dir, device=str(device), runs_dir=runs_dir, options=options
-        )
+        ))
         zoo_seconds = time.perf_counter() - start
         zoo_model = runs.load(result.run_dir, device=device).model
 

@@ -13,7 +13,7 @@ from PIL import Image
 from zoo.errors import UsageError
 from zoo.export import export_run
 from zoo.runtime import OnnxGenerator, installed_onnxruntimes, open_session
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 from support import assert_one_line_error, run_isolated, run_zoo_without_torch, site_with_only
 
@@ -24,7 +24,7 @@ TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
 @pytest.fixture(scope="module")
 def onnx_file(tmp_path_factory) -> Path:
     runs_dir = tmp_path_factory.mktemp("runs")
-    run = train("dcgan", overrides=TINY, device="cpu", runs_dir=runs_dir, options=TrainOptions(steps=5, progress=False))
+    run = train(TrainRequest("dcgan", overrides=TINY, device="cpu", runs_dir=runs_dir, options=TrainOptions(steps=5, progress=False)))
     return export_run("dcgan", "onnx", run=run.run_dir, out=runs_dir / "g.onnx").path
 
 

@@ -12,7 +12,7 @@ import pytest
 from support import assert_one_line_error
 import zoo
 from zoo import runs
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ("latent_dim=4", "width=4", "hidden=16")
@@ -22,7 +22,7 @@ SMALL = ("latent_dim=4", "width=4", "hidden=16")
 def vae_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     options = TrainOptions(steps=20, batch_size=32, progress=False, sample_every=1000)
-    return train("vae", runs_dir=root, overrides=SMALL, options=options, command="zoo train vae --steps 20").run_dir
+    return train(TrainRequest("vae", runs_dir=root, overrides=SMALL, options=options, command="zoo train vae --steps 20")).run_dir
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def dcgan_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     options = TrainOptions(steps=30, batch_size=32, progress=False, sample_every=1000)
     tiny = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
-    return train("dcgan", runs_dir=root, overrides=tiny, options=options, command="zoo train dcgan --steps 30").run_dir
+    return train(TrainRequest("dcgan", runs_dir=root, overrides=tiny, options=options, command="zoo train dcgan --steps 30")).run_dir
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def test_another_dataset_can_be_named_even_without_labels(zoo_cli, vae_run, tmp_
 
 def test_a_conditional_model_says_its_bound_is_given_the_label(zoo_cli, vae_run, tmp_path):
     options = TrainOptions(steps=5, batch_size=32, progress=False, sample_every=1000)
-    cvae_run = train("cvae", runs_dir=tmp_path, overrides=SMALL, options=options).run_dir
+    cvae_run = train(TrainRequest("cvae", runs_dir=tmp_path, overrides=SMALL, options=options)).run_dir
     result = zoo_cli("evaluate", "cvae", "--run", str(cvae_run), "--metrics", "nll", "-k", "2", "--no-progress")
     assert result.exit_code == 0, result.stderr
     assert "conditioning: given each image's true class label: the bounds are on -log p(x | y)" in result.stdout

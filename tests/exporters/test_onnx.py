@@ -13,7 +13,7 @@ import pytest
 from zoo.runs import checkpoint
 from zoo.digest import sha256_of
 from zoo.export import export_run
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 from support import assert_one_line_error
 
@@ -23,7 +23,7 @@ TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     runs_dir = tmp_path_factory.mktemp("runs")
-    result = train("dcgan", overrides=TINY, device="cpu", runs_dir=runs_dir, options=TrainOptions(steps=5, progress=False))
+    result = train(TrainRequest("dcgan", overrides=TINY, device="cpu", runs_dir=runs_dir, options=TrainOptions(steps=5, progress=False)))
     return result.run_dir
 
 

@@ -11,7 +11,7 @@ import pytest
 from support import assert_one_line_error, run_zoo_without_torch
 from zoo.export import export_run
 from zoo.runtime import OnnxGenerator
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
 
@@ -20,7 +20,7 @@ TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
 def trained(tmp_path_factory) -> Path:
     runs_dir = tmp_path_factory.mktemp("runs")
     options = TrainOptions(steps=60, batch_size=32, progress=False, sample_every=1000)
-    return train("dcgan", overrides=TINY, device="cpu", runs_dir=runs_dir, options=options).run_dir
+    return train(TrainRequest("dcgan", overrides=TINY, device="cpu", runs_dir=runs_dir, options=options)).run_dir
 
 
 def metadata(path: Path) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from support import assert_one_line_error, install_distribution
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 PIXELS = '''
 import torch
@@ -41,7 +41,7 @@ raise ImportError("needs a library that is not installed")
 def dcgan_run(tmp_path_factory) -> Path:
     options = TrainOptions(steps=5, batch_size=32, progress=False, sample_every=1000)
     tiny = ("generator_width=4", "discriminator_width=4", "latent_dim=8")
-    return train("dcgan", runs_dir=tmp_path_factory.mktemp("runs"), overrides=tiny, options=options).run_dir
+    return train(TrainRequest("dcgan", runs_dir=tmp_path_factory.mktemp("runs"), overrides=tiny, options=options)).run_dir
 
 
 def test_a_third_party_extractor_measures_and_is_named(site, zoo_cli, dcgan_run):

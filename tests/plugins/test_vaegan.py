@@ -11,7 +11,7 @@ from zoo.contract import Batch, LatentModel
 from zoo.datasets import load_dataset
 from zoo.errors import UsageError
 from zoo.tools.latent import reconstruct
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 TINY = {"latent_dim": 8, "encoder_width": 4, "decoder_width": 4, "discriminator_width": 4}
 TINY_SET = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={value}")]
@@ -174,7 +174,7 @@ def test_a_short_run_learns_to_reconstruct_digits(tmp_path):
     small = ("latent_dim=16", "encoder_width=16", "decoder_width=16", "discriminator_width=16")
     small += ("lr_encoder=1e-3", "lr_generator=1e-3")
     options = TrainOptions(steps=150, batch_size=64, progress=False, sample_every=1000, checkpoint_every=1000)
-    result = train("vaegan", dataset="digits", runs_dir=tmp_path, overrides=small, device="cpu", options=options)
+    result = train(TrainRequest("vaegan", dataset="digits", runs_dir=tmp_path, overrides=small, device="cpu", options=options))
     assert result.step == 150 and 0 < result.losses["d_accuracy"] < 1
     model = runs.load(result.run_dir).model
     images = load_dataset("digits", split="test").batch(torch.arange(128)).images

@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
 
@@ -15,7 +15,7 @@ TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
 @pytest.fixture(scope="module")
 def dcgan_run(tmp_path_factory):
     runs_dir = tmp_path_factory.mktemp("runs")
-    train("dcgan", overrides=TINY, device="cpu", runs_dir=runs_dir, options=TrainOptions(steps=40, batch_size=32, progress=False, sample_every=1000))
+    train(TrainRequest("dcgan", overrides=TINY, device="cpu", runs_dir=runs_dir, options=TrainOptions(steps=40, batch_size=32, progress=False, sample_every=1000)))
     return runs_dir
 
 

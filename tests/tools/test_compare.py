@@ -12,7 +12,7 @@ import pytest
 from support import assert_one_line_error, run_zoo
 from zoo import runs
 from zoo.tools.compare import compare_runs
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 TINY = ("generator_width=8", "discriminator_width=8")
 QUALITY_METRICS = ("fid", "kid_mean", "kid_std", "is_mean", "is_std", "precision", "recall", "density", "coverage")
@@ -42,7 +42,7 @@ def two_runs(tmp_path_factory) -> tuple[Path, Path]:
     made = []
     for latent_dim, steps in ((16, 10), (8, 12)):
         options = TrainOptions(steps=steps, batch_size=32, log_every=5, sample_every=1000, progress=False)
-        made.append(train("dcgan", runs_dir=root, device="cpu", overrides=(*TINY, f"latent_dim={latent_dim}"), options=options).run_dir)
+        made.append(train(TrainRequest("dcgan", runs_dir=root, device="cpu", overrides=(*TINY, f"latent_dim={latent_dim}"), options=options)).run_dir)
     return made[0], made[1]
 
 

@@ -25,7 +25,7 @@ from zoo import runs
 from zoo.datasets import load_dataset
 from zoo.errors import UsageError
 from zoo.tools.latent import interpolate, slerp
-from zoo.training.trainer import TrainOptions, resume, train
+from zoo.training.trainer import ResumeRequest, TrainOptions, TrainRequest, resume, train
 
 SIDE, PAD = 16, 2  # digits images are 16x16; save_grid pads by 2
 LATENT_DIM = 8
@@ -77,20 +77,20 @@ def runs_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def vae_run(runs_root) -> Path:
-    result = train("vae", dataset="digits", runs_dir=runs_root, overrides=VAE_SET, device="cpu", options=options(VAE_STEPS))
+    result = train(TrainRequest("vae", dataset="digits", runs_dir=runs_root, overrides=VAE_SET, device="cpu", options=options(VAE_STEPS)))
     assert result.step == VAE_STEPS
     return result.run_dir
 
 
 @pytest.fixture(scope="module")
 def cvae_run(runs_root) -> Path:
-    return train("cvae", dataset="digits", runs_dir=runs_root, overrides=TINY_SET, device="cpu", options=options(20)).run_dir
+    return train(TrainRequest("cvae", dataset="digits", runs_dir=runs_root, overrides=TINY_SET, device="cpu", options=options(20))).run_dir
 
 
 @pytest.fixture(scope="module")
 def dcgan_run(runs_root) -> Path:
     tiny = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
-    return train("dcgan", dataset="digits", runs_dir=runs_root, overrides=tiny, device="cpu", options=options(5)).run_dir
+    return train(TrainRequest("dcgan", dataset="digits", runs_dir=runs_root, overrides=tiny, device="cpu", options=options(5))).run_dir
 
 
 @pytest.fixture(scope="module")
@@ -412,7 +412,7 @@ def test_decode_refuses_latents_of_another_checkpoint(vae_run, inputs, zoo_cli, 
     codes = tmp_path / "codes.safetensors"
     encode(zoo_cli, copy, inputs / "d0.png", codes)
     assert zoo_cli("decode", str(codes), "--out", str(tmp_path / "before.png")).exit_code == 0
-    resumed = resume(copy, steps=VAE_STEPS + 5, device="cpu", progress=False)
+    resumed = resume(ResumeRequest(copy, steps=VAE_STEPS + 5, device="cpu", progress=False))
     assert resumed.step == VAE_STEPS + 5
     result = zoo_cli("decode", str(codes), "--out", str(tmp_path / "after.png"))
     assert_one_line_error(result, 1, "was encoded by another checkpoint", f"step {VAE_STEPS}", f"step {VAE_STEPS + 5}")

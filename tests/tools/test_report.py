@@ -18,7 +18,7 @@ from PIL import Image
 from support import assert_one_line_error
 from zoo import runs
 from zoo.tools.report import GRID_PX, HEADER_PX, build_report, write_report
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=12")
 FLOOR = {"fid": 0.625, "kid_mean": 0.0, "precision": 0.875}
@@ -29,7 +29,7 @@ def run_dir(tmp_path_factory) -> Path:
     """A dcgan run of 10 steps, evaluated twice (the later line supersedes), with one warning."""
     root = tmp_path_factory.mktemp("runs")
     options = TrainOptions(steps=10, batch_size=32, log_every=5, sample_every=1000, progress=False)
-    path = train("dcgan", runs_dir=root, device="cpu", overrides=TINY, options=options).run_dir
+    path = train(TrainRequest("dcgan", runs_dir=root, device="cpu", overrides=TINY, options=options)).run_dir
     common = {"event": "evaluate", "dataset": "mnist", "split": "test", "extractor": "classifier:mnist", "samples": 5000, "n_real": 1000, "floor_n": 500, "prdc_n": 1000}
     lines = [
         {**common, "step": 5, "fid": 41.5, "kid_mean": 0.0375, "precision": 0.125, "floor": FLOOR, "time": 1.7e9},

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 
 from zoo.training import distributed, precision
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 
 def main(out: Path, steps: int, specs: list[list[str]]) -> None:
@@ -34,7 +34,7 @@ def main(out: Path, steps: int, specs: list[list[str]]) -> None:
                 steps=steps, batch_size=16, log_every=2, sample_every=4, checkpoint_every=3, progress=False,
                 precision="fp16" if option == "fp16" else "fp32", compile=option == "compile",
             )  # fmt: skip
-            result = train(name, overrides=overrides, device="cpu", runs_dir=out / label / "runs", options=options)
+            result = train(TrainRequest(name, overrides=overrides, device="cpu", runs_dir=out / label / "runs", options=options))
             report = {"run_dir": str(result.run_dir), "step": result.step, "digests": distributed.parameter_digests(result.model)}
             (out / f"{label}-rank-{dist.get_rank()}.json").write_text(json.dumps(report))
         # ranks at different points of a step meet in the same exchange and stop with one message

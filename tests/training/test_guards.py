@@ -11,7 +11,7 @@ from support import run_zoo
 from zoo import DataSpec, get_model, runs
 from zoo.runs import checkpoint
 from zoo.training.guards import CollapseWatch, nonfinite_parameter
-from zoo.training.trainer import TrainOptions, train
+from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 
 def events(run_dir: Path, kind: str) -> list[dict]:
@@ -57,7 +57,7 @@ def test_a_pinned_discriminator_and_identical_samples_are_warned_about(tmp_path,
     options = TrainOptions(steps=60, batch_size=32, progress=False, sample_every=60, collapse_patience=20)
     # no EMA: the collapsed generator itself is sampled, not an average of its states
     overrides = ["lr_generator=10", "lr_discriminator=1e6", "generator_width=8", "discriminator_width=8", "ema_decay=0"]
-    run_dir = train("dcgan", runs_dir=tmp_path, overrides=overrides, options=options).run_dir
+    run_dir = train(TrainRequest("dcgan", runs_dir=tmp_path, overrides=overrides, options=options)).run_dir
     warnings = {w["kind"]: w for w in events(run_dir, "warning")}
     assert set(warnings) == {"discriminator_pinned", "low_diversity"}
     pinned = warnings["discriminator_pinned"]

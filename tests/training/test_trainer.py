@@ -15,7 +15,7 @@ import zoo
 from zoo import runs
 from zoo.runs import checkpoint
 from zoo.errors import UsageError
-from zoo.training.trainer import BatchOrder, TrainOptions, resume, train
+from zoo.training.trainer import BatchOrder, ResumeRequest, TrainOptions, TrainRequest, resume, train
 
 TINY = ("generator_width=16", "discriminator_width=16", "latent_dim=16")
 
@@ -31,7 +31,7 @@ def metrics(run_dir: Path) -> list[dict]:
 
 
 def test_dcgan_trains_on_digits_with_finite_losses_and_varied_samples(runs_dir):
-    result = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=60))
+    result = train(TrainRequest("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=60)))
     assert result.step == 60 and not result.interrupted
     logged = metrics(result.run_dir)
     assert [m["step"] for m in logged] == list(range(5, 65, 5))
@@ -51,7 +51,7 @@ def test_dcgan_trains_on_digits_with_finite_losses_and_varied_samples(runs_dir):
 
 
 def test_dcgan_trains_on_the_real_mnist_test_set(runs_dir, mnist_dir):
-    result = train("dcgan", dataset="mnist", data_dir=mnist_dir, overrides=TINY, device="cpu", options=tiny_options(steps=6))
+    result = train(TrainRequest("dcgan", dataset="mnist", data_dir=mnist_dir, overrides=TINY, device="cpu", options=tiny_options(steps=6)))
     record = runs.read_config(result.run_dir)
     assert record["dataset"]["split"] == "train" and "only its test split" in record["dataset"]["note"]
     assert record["dataset"]["size"] == 9000
@@ -59,9 +59,9 @@ def test_dcgan_trains_on_the_real_mnist_test_set(runs_dir, mnist_dir):
 
 
 def test_resume_continues_with_the_losses_of_an_uninterrupted_run(runs_dir):
-    full = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=30))
-    half = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=15, checkpoint_every=100))
-    resumed = resume(half.run_dir, steps=30, device="cpu", progress=False)
+    full = train(TrainRequest("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=30)))
+    half = train(TrainRequest("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=15, checkpoint_every=100)))
+    resumed = resume(ResumeRequest(half.run_dir, steps=30, device="cpu", progress=False))
     assert resumed.step == 30
     strip = lambda ms: [{k: v for k, v in m.items() if k not in ("time", "images_per_s")} for m in ms]  # noqa: E731
     assert strip(metrics(half.run_dir)) == strip(metrics(full.run_dir))
@@ -69,13 +69,13 @@ def test_resume_continues_with_the_losses_of_an_uninterrupted_run(runs_dir):
 
 
 def test_resume_of_a_finished_run_asks_for_more_steps(runs_dir):
-    done = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=5))
+    done = train(TrainRequest("dcgan", overrides=TINY, device="cpu", options=tiny_options(steps=5)))
     with pytest.raises(UsageError, match="already at step 5; pass --steps larger"):
-        resume(done.run_dir, device="cpu", progress=False)
+        resume(ResumeRequest(done.run_dir, device="cpu", progress=False))
 
 
 def test_epochs_count_whole_passes_over_the_data(runs_dir):
-    result = train("dcgan", overrides=TINY, device="cpu", options=tiny_options(epochs=1, batch_size=256))
+    result = train(TrainRequest("dcgan", overrides=TINY, device="cpu", options=tiny_options(epochs=1, batch_size=256)))
     assert result.step == 1617 // 256
 
 

@@ -62,8 +62,9 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
         ]
         if given:
             raise UsageError(f"{', '.join(given)} cannot be combined with --resume: a resumed run keeps its settings")
+        request = trainer.ResumeRequest(resume_dir, steps=kw["steps"], device=kw["device"], progress=progress, name=name, sync_batchnorm=sync_batchnorm)
         if nproc is not None:
-            trainer.check_resume(resume_dir, nproc=nproc, steps=kw["steps"], device=kw["device"], name=name, sync_batchnorm=sync_batchnorm)
+            trainer.check_resume(request, nproc)
             ctx.exit(_launch(nproc))
 
         def resuming(run_dir: Path, step: int, world_size: int, batch_size: int) -> None:
@@ -77,9 +78,7 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
                     err=True,
                 )
 
-        result = trainer.resume(
-            resume_dir, steps=kw["steps"], device=kw["device"], progress=progress, name=name, sync_batchnorm=sync_batchnorm, on_start=resuming
-        )
+        result = trainer.resume(request, on_start=resuming)
     else:
         for key in ("log_every", "sample_every", "checkpoint_every"):
             if kw[key] < 1:
@@ -98,18 +97,23 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
             channels_last=kw["channels_last"],
         )
 
-        data_options = dict(
+        request = trainer.TrainRequest(
+            name,
             dataset=kw["dataset"],
             data_dir=kw["data_dir"],
             split=kw["split"],
             download=kw["download"],
             image_size=kw["image_size"],
             channels=int(kw["channels"]) if kw["channels"] else None,
+            overrides=kw["overrides"],
+            device=kw["device"],
+            runs_dir=kw["runs_dir"],
+            options=options,
+            command=invocation(),
+            sync_batchnorm=sync_batchnorm,
         )
         if nproc is not None:
-            trainer.check_train(
-                name, nproc=nproc, sync_batchnorm=sync_batchnorm, overrides=kw["overrides"], device=kw["device"], options=options, **data_options
-            )
+            trainer.check_train(request, nproc)
             ctx.exit(_launch(nproc))
 
         def announce(run_dir: Path, data: Any) -> None:
@@ -121,17 +125,7 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
             click.echo(f"training {name} on {data.name} {data.split}: {len(data)} {what}{note}{batches}", err=True)
             click.echo(f"run directory: {run_dir}", err=True)
 
-        result = trainer.train(
-            name,
-            **data_options,
-            overrides=kw["overrides"],
-            device=kw["device"],
-            runs_dir=kw["runs_dir"],
-            options=options,
-            on_start=announce,
-            command=invocation(),
-            sync_batchnorm=sync_batchnorm,
-        )
+        result = trainer.train(request, on_start=announce)
     if not distributed.is_main():
         ctx.exit(130 if result.interrupted else 0)  # rank 0 reports
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())

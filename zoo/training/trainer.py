@@ -341,6 +341,43 @@ def _tensorboard_writer(run_dir: Path) -> Any:
     return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainRequest:
+    """A new run (``zoo train NAME ...``): the model, its data, and where and how it trains."""
+
+    name: str
+    dataset: str | None = None
+    """A dataset name or ``folder:PATH``; None: the plugin's ``default_dataset``."""
+    data_dir: str | Path | None = None
+    split: str = "train"
+    image_size: int | None = None
+    channels: int | None = None
+    download: bool = False
+    overrides: list[str] | tuple[str, ...] = ()
+    """``key=value`` settings of the plugin's config."""
+    device: str | None = "auto"
+    runs_dir: str | Path | None = None
+    options: TrainOptions = dataclasses.field(default_factory=TrainOptions)
+    command: str | None = None
+    """The command line recorded in the run."""
+    sync_batchnorm: bool = False
+    """Under torchrun on CUDA: BatchNorm statistics over the global batch (SyncBatchNorm)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ResumeRequest:
+    """An existing run continued (``zoo train --resume RUN_DIR``): everything else comes from its record."""
+
+    run_dir: str | Path
+    steps: int | None = None
+    """Total steps to reach; None: the run's own."""
+    device: str | None = "auto"
+    progress: bool = True
+    name: str | None = None
+    """The model the run must be of (a check), or None."""
+    sync_batchnorm: bool = False
+
+
 @dataclasses.dataclass
 class _Plan:
     """A new run, checked and ready to build: what :func:`train` and :func:`check_train` share."""
@@ -354,33 +391,21 @@ class _Plan:
     device: torch.device
 
 
-def _plan(
-    name: str,
-    *,
-    dataset: str | None,
-    data_dir: str | Path | None,
-    split: str,
-    image_size: int | None,
-    channels: int | None,
-    download: bool,
-    overrides: list[str] | tuple[str, ...],
-    device: str | None,
-    options: TrainOptions,
-    world_size: int,
-    local_rank: int = 0,
-    local_world_size: int | None = None,
-) -> _Plan:
+def _plan(request: TrainRequest, world_size: int, local_rank: int = 0, local_world_size: int | None = None) -> _Plan:
+    name, options, dataset = request.name, request.options, request.dataset
     plugin = get_model(name)
-    config = config_module.apply_overrides(plugin.Config(), overrides)
+    config = config_module.apply_overrides(plugin.Config(), request.overrides)
     dataset = dataset or plugin.default_dataset
-    data = load_dataset(dataset, split=split, data_dir=data_dir, image_size=image_size, channels=channels, download=download)
+    data = load_dataset(
+        dataset, split=request.split, data_dir=request.data_dir, image_size=request.image_size, channels=request.channels, download=request.download
+    )
     if plugin.conditional and data.labels is None:
         raise UsageError(f"{name} is class-conditional but dataset {dataset!r} has no labels; pick a labelled dataset")
     if data.spec.kind != plugin.data_kind:
         hint = "use --dataset moving-digits" if plugin.data_kind == "sequences" else f"pick an image dataset such as {plugin.default_dataset}"
         raise UsageError(f"{name} trains on {plugin.data_kind}, but dataset {dataset!r} gives {data.spec.kind}; {hint}")
     options = dataclasses.replace(options, batch_size=options.batch_size or plugin.default_batch_size or DEFAULT_BATCH_SIZE)
-    torch_device = distributed.device_for(device, world_size, local_rank, local_world_size)
+    torch_device = distributed.device_for(request.device, world_size, local_rank, local_world_size)
     precision.check(options.precision, torch_device, plugin)
     _check_compile(options, torch_device)
     # Validate the step budget before anything is written to disk.
@@ -389,61 +414,26 @@ def _plan(
     return _Plan(plugin, config, dataset, data, options, total, torch_device)
 
 
-def check_train(
-    name: str,
-    *,
-    nproc: int,
-    sync_batchnorm: bool = False,
-    dataset: str | None = None,
-    data_dir: str | Path | None = None,
-    split: str = "train",
-    image_size: int | None = None,
-    channels: int | None = None,
-    download: bool = False,
-    overrides: list[str] | tuple[str, ...] = (),
-    device: str | None = "auto",
-    options: TrainOptions | None = None,
-) -> None:
+def check_train(request: TrainRequest, nproc: int) -> None:
     """Refuse here, once, what :func:`train` would refuse on each of ``nproc`` processes (``zoo train --nproc``)."""
-    plan = _plan(
-        name, dataset=dataset, data_dir=data_dir, split=split, image_size=image_size, channels=channels, download=download,
-        overrides=overrides, device=device, options=options or TrainOptions(), world_size=nproc,
-    )  # fmt: skip
-    distributed.check_sync_batchnorm(sync_batchnorm, nproc, plan.device, lambda: plan.plugin.build(plan.config, plan.data.spec, "cpu"))
+    plan = _plan(request, world_size=nproc)
+    build = lambda: plan.plugin.build(plan.config, plan.data.spec, "cpu")  # noqa: E731
+    distributed.check_sync_batchnorm(request.sync_batchnorm, nproc, plan.device, build)
 
 
-def train(
-    name: str,
-    *,
-    dataset: str | None = None,
-    data_dir: str | Path | None = None,
-    split: str = "train",
-    image_size: int | None = None,
-    channels: int | None = None,
-    download: bool = False,
-    overrides: list[str] | tuple[str, ...] = (),
-    device: str | None = "auto",
-    runs_dir: str | Path | None = None,
-    options: TrainOptions | None = None,
-    on_start: Callable[[Path, ImageSet], None] | None = None,
-    command: str | None = None,
-    sync_batchnorm: bool = False,
-) -> TrainResult:
-    """Start a new run of model ``name`` (``zoo train``); ``command`` is recorded in the run.
+def train(request: TrainRequest, on_start: Callable[[Path, ImageSet], None] | None = None) -> TrainResult:
+    """Start a new run (``zoo train``); ``on_start(run_dir, data)`` is called once the run directory exists.
 
     Under torchrun (``WORLD_SIZE`` > 1) this process is one rank of a data-parallel run:
-    ``options.batch_size`` is its own batch, rank 0 alone writes the run and calls
+    ``request.options.batch_size`` is its own batch, rank 0 alone writes the run and calls
     ``on_start``, and ``sync_batchnorm`` turns the BatchNorm layers into SyncBatchNorm (CUDA).
     """
     import zoo
 
-    options = options or TrainOptions()
+    name, data_dir, sync_batchnorm = request.name, request.data_dir, request.sync_batchnorm
     size = distributed.world_size()
-    plan = _plan(
-        name, dataset=dataset, data_dir=data_dir, split=split, image_size=image_size, channels=channels, download=download,
-        overrides=overrides, device=device, options=options, world_size=size,
-        local_rank=distributed.env_int("LOCAL_RANK", 0), local_world_size=distributed.env_int("LOCAL_WORLD_SIZE", size),
-    )  # fmt: skip
+    local = distributed.env_int("LOCAL_RANK", 0), distributed.env_int("LOCAL_WORLD_SIZE", size)
+    plan = _plan(request, world_size=size, local_rank=local[0], local_world_size=local[1])
     options, data, torch_device = plan.options, plan.data, plan.device
     torch.manual_seed(options.seed)
     model = plan.plugin.build(plan.config, data.spec, torch_device)
@@ -468,17 +458,17 @@ def train(
         },
         "training": training,
         "seed": options.seed,
-        "command": command,
+        "command": request.command,
         "zoo_version": zoo.__version__,
         "torch_version": torch.__version__,
     }
     group = distributed.start(torch_device, options.seed)
     try:
         if group is None:
-            run_dir = runs.create(runs.runs_root(runs_dir), name, record)
+            run_dir = runs.create(runs.runs_root(request.runs_dir), name, record)
         else:
             # rank 0 makes the run directory; every rank learns where it is
-            run_dir = Path(group.broadcast(str(runs.create(runs.runs_root(runs_dir), name, record)) if group.is_main else None))
+            run_dir = Path(group.broadcast(str(runs.create(runs.runs_root(request.runs_dir), name, record)) if group.is_main else None))
         if on_start is not None and (group is None or group.is_main):
             on_start(run_dir, data)
         if group is not None:
@@ -490,33 +480,29 @@ def train(
             group.close()
 
 
-def check_resume(
-    run_dir: str | Path, *, nproc: int, steps: int | None = None, device: str | None = "auto", name: str | None = None, sync_batchnorm: bool = False
-) -> None:
+def check_resume(request: ResumeRequest, nproc: int) -> None:
     """Refuse here, once, what :func:`resume` would refuse on each of ``nproc`` processes (``zoo train --nproc --resume``)."""
-    torch_device = distributed.device_for(device, nproc)
-    record, options, *_ = _resume_plan(run_dir, steps=steps, progress=False, name=name, world_size=nproc)
+    torch_device = distributed.device_for(request.device, nproc)
+    record, options, *_ = _resume_plan(request, world_size=nproc)
     precision.check(options.precision, torch_device, get_model(record["model"]))
     _check_compile(options, torch_device)
-    distributed.check_sync_batchnorm(sync_batchnorm, nproc, torch_device, lambda: runs.build_from_record(record, "cpu")[2])
+    distributed.check_sync_batchnorm(request.sync_batchnorm, nproc, torch_device, lambda: runs.build_from_record(record, "cpu")[2])
 
 
-def _resume_plan(
-    run_dir: str | Path, *, steps: int | None, progress: bool, name: str | None, world_size: int
-) -> tuple[dict[str, Any], TrainOptions, ImageSet | SequenceSet, int, Path]:
+def _resume_plan(request: ResumeRequest, world_size: int) -> tuple[dict[str, Any], TrainOptions, ImageSet | SequenceSet, int, Path]:
     """The run's record, its options continued to ``steps`` on ``world_size`` processes, its data,
     and its newest checkpoint.
 
     The run keeps its global batch (and so its batch order and its hyperparameters' meaning)
     whatever the number of processes it resumes on: each takes an equal share of it.
     """
-    run_dir = Path(run_dir).expanduser()
+    run_dir, steps, name = Path(request.run_dir).expanduser(), request.steps, request.name
     record = runs.read_config(run_dir)
     if name is not None and record["model"] != name:
         raise ZooError(f"{run_dir} is a run of {record['model']!r}, not {name!r}")
     fields = {f.name for f in dataclasses.fields(TrainOptions)}
     options = TrainOptions(**{k: v for k, v in record["training"].items() if k in fields})
-    options = dataclasses.replace(options, steps=steps if steps is not None else options.steps, epochs=None, progress=progress)
+    options = dataclasses.replace(options, steps=steps if steps is not None else options.steps, epochs=None, progress=request.progress)
     global_batch = record["training"].get("global_batch_size", options.batch_size)
     if global_batch % world_size:
         raise UsageError(
@@ -536,17 +522,8 @@ def _resume_plan(
     return record, options, data, step, folder
 
 
-def resume(
-    run_dir: str | Path,
-    *,
-    steps: int | None = None,
-    device: str | None = "auto",
-    progress: bool = True,
-    name: str | None = None,
-    sync_batchnorm: bool = False,
-    on_start: Callable[[Path, int, int, int], None] | None = None,
-) -> TrainResult:
-    """Continue a run from its newest checkpoint up to ``steps`` in total (``zoo train --resume``).
+def resume(request: ResumeRequest, on_start: Callable[[Path, int, int, int], None] | None = None) -> TrainResult:
+    """Continue a run from its newest checkpoint up to ``request.steps`` in total (``zoo train --resume``).
 
     Under torchrun every rank loads the checkpoint rank 0 picked (the run directory must be
     reachable at the same path on every machine) and trains on as before, with the run's global
@@ -554,9 +531,9 @@ def resume(
     called on rank 0 before the first step.
     """
     size = distributed.world_size()
-    torch_device = distributed.device_for(device, size, distributed.env_int("LOCAL_RANK", 0), distributed.env_int("LOCAL_WORLD_SIZE", size))
-    record, options, data, step, folder = _resume_plan(run_dir, steps=steps, progress=progress, name=name, world_size=size)
-    run_dir = Path(run_dir).expanduser()
+    torch_device = distributed.device_for(request.device, size, distributed.env_int("LOCAL_RANK", 0), distributed.env_int("LOCAL_WORLD_SIZE", size))
+    record, options, data, step, folder = _resume_plan(request, world_size=size)
+    run_dir, sync_batchnorm = Path(request.run_dir).expanduser(), request.sync_batchnorm
     precision.check(options.precision, torch_device, get_model(record["model"]))
     _check_compile(options, torch_device)
     _, _, model = runs.build_from_record(record, torch_device)
