@@ -6,7 +6,7 @@ ReLU, fc4 400->D sigmoid (D = C*H*W, 784 on MNIST), trained on binary cross-entr
 over pixels plus the analytic KL, Adam lr 1e-3. Here the pixels are redrawn from
 Bernoulli(intensity) every step (dynamic binarisation, as zoo's VAE trains), so both fit the
 same binary data, and the model is a :class:`~zoo.contract.LikelihoodModel` only so that zoo's
-evaluator (``zoo.evaluation.likelihood``) scores it as it scores zoo's models; nothing of zoo's VAE is used.
+evaluator (``zoo.likelihood``) scores it as it scores zoo's models; nothing of zoo's VAE is used.
 """
 
 from __future__ import annotations
