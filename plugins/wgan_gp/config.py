@@ -20,6 +20,14 @@ class WGANGPConfig(GANConfig):
     generator_width: int = option(64, "channels of the generator's last hidden layer; doubles per layer inward")
     critic_width: int = option(64, "channels of the critic's first layer; doubles per layer")
     init_std: float = option(0.02, "standard deviation of the N(0, std) initialisation of the generator's convolutions (DCGAN's)")
+    # Averaging the generator is the one change that helped every other GAN here on MNIST
+    # (dcgan FID 3.20 -> 2.69, cgan and sngan likewise); Yazici et al. 2019 (arXiv:1806.04498)
+    # report the same for WGAN-GP. The critic and its penalty never see the average.
+    ema_decay: float = option(
+        0.999,
+        "exponential moving average of the generator's weights, used to sample and export (0: off); warmed up as "
+        "min(decay, (1+n)/(10+n))",
+    )
     critic_norm: Literal["layer", "none"] = option(
         "layer", "normalisation in the critic: layer (per-sample over C, H, W; the paper's choice) or none; never batch norm"
     )
