@@ -20,11 +20,18 @@ from typing import Any, Iterable, Literal, get_args, get_origin, get_type_hints
 from zoo.errors import UsageError
 
 
-def option(default: Any, help: str, **kwargs: Any) -> Any:
-    """A dataclass field with a default and a one-line help text."""
+def option(default: Any, help: str, *, flag: str | None = None, **kwargs: Any) -> Any:
+    """A dataclass field with a default and a one-line help text.
+
+    The same declaration serves ``zoo info`` (a plugin's config) and the command line: the
+    CLI generates a flag for each such field of its request dataclasses, ``--field-name``
+    unless ``flag`` names another (``-n``), with this default and help, so neither is
+    written twice.
+    """
     if isinstance(default, (list, dict, set)):
         raise TypeError("use a tuple for sequence defaults so configs stay immutable values")
-    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+    metadata = {"help": help, **({"flag": flag} if flag else {})}
+    return dataclasses.field(default=default, metadata=metadata, **kwargs)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,7 +54,7 @@ def report(out: Path, label: str, rank: int) -> dict:
 
 
 def digests_at(run_dir: Path, folder: Path) -> dict[str, str]:
-    _, _, model = runs.build_from_record(runs.read_config(run_dir), "cpu")
+    _, _, model = runs.build_from_record(runs.read_record(run_dir), "cpu")
     checkpoint.load_weights(model, folder)
     return distributed.parameter_digests(model)
 

@@ -98,7 +98,7 @@ def test_fp16_training_logs_its_scale_and_a_resume_continues_from_the_saved_one(
         saved = json.loads(handle.metadata()["zoo"])["loss_scale"]
     assert saved["scale"] == logged[-1]["loss_scale"] and saved["_growth_tracker"] > 0
 
-    _, _, model = runs.build_from_record(runs.read_config(run_dir), "cpu")
+    _, _, model = runs.build_from_record(runs.read_record(run_dir), "cpu")
     precision.attach(model, "fp16")
     checkpoint.load_training_state(model, folder)
     assert model.loss_scaler.state_dict() == saved, "the loss scale comes back with the checkpoint"

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from zoo.cli.options import device_option, invocation, no_progress_option, run_option, runs_dir_option
+from zoo.cli.options import device_option, flags_of, invocation, no_progress_option, request_fields, run_option, runs_dir_option
+from zoo.evaluation.evaluate import EvaluateRequest
 
 
 @click.group("features")
@@ -64,29 +65,16 @@ def features_train_command(dataset: str, data_dir: str | None, epochs: int, seed
 @run_option
 @click.option("--dataset", default=None, help="Dataset to measure on [default: the run's own].")
 @click.option("--data-dir", type=click.Path(), default=None, help="Folder holding the dataset's files [default: the run's].")
-@click.option("--split", default="test", show_default=True, help="Split to measure on.")
 @click.option(
     "--metrics",
     default=None,
     help="Comma list of nll, fid, kid, is, prdc, or for sequence models mse, bce [default: nll for likelihood models (plus the rest when the classifier is trained), mse,bce against the copy-last-frame baseline for sequence models, else fid,kid,is,prdc].",
 )
-@click.option("--features", default=None, help="Feature extractor for fid/kid/is/prdc: classifier:DATASET or inception [default: classifier:<dataset>].")
-@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Weights file for the extractor (inception needs one).")
-@click.option("-n", "n", type=int, default=10000, show_default=True, help="Generated images for the sample-quality metrics.")
-@click.option("--batch-size", type=int, default=250, show_default=True, help="Images per generation and extraction batch.")
-@click.option("-k", "k", type=int, default=1000, show_default=True, help="Importance samples per image for the IWAE bound.")
-@click.option(
-    "--binarize",
-    type=click.Choice(["dynamic", "threshold"]),
-    default="dynamic",
-    show_default=True,
-    help="How greyscale pixels become binary for Bernoulli models: one seeded draw, or > 0.5.",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the binarisation, the latents and the subsets.")
+@flags_of(EvaluateRequest)
 @click.option("--record", is_flag=True, help="Also write the results into the catalog (registry.json).")
 @click.option("--registry", "registry_path", type=click.Path(dir_okay=False), default="registry.json", show_default=True)
 @device_option
-@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
+@no_progress_option
 @runs_dir_option
 def evaluate_command(name: str, record: bool, registry_path: str, no_progress: bool, **kw: Any) -> None:
     """Sample quality (FID, KID, IS, precision/recall) and, for likelihood models, the NLL of a trained run;
@@ -96,25 +84,19 @@ def evaluate_command(name: str, record: bool, registry_path: str, no_progress: b
 
     if record:
         catalog.read(Path(registry_path))  # a missing catalog is reported before the long computation
-    evaluation = evaluate_run(
+    request = EvaluateRequest(
         name,
-        run=kw["run"],
-        dataset=kw["dataset"],
-        data_dir=kw["data_dir"],
-        split=kw["split"],
-        metrics=parse_metrics(kw["metrics"]),
-        features=kw["features"],
-        weights=kw["weights"],
-        n=kw["n"],
-        batch_size=kw["batch_size"],
-        k=kw["k"],
-        binarization=kw["binarize"],
-        seed=kw["seed"],
-        device=kw["device"],
-        runs_dir=kw["runs_dir"],
+        run=kw.pop("run"),
+        dataset=kw.pop("dataset"),
+        data_dir=kw.pop("data_dir"),
+        metrics=parse_metrics(kw.pop("metrics")),
+        device=kw.pop("device"),
+        runs_dir=kw.pop("runs_dir"),
         command=invocation(),
         progress=not no_progress,
+        **request_fields(EvaluateRequest, kw),
     )
+    evaluation = evaluate_run(request)
     for line in evaluation.report(name):
         click.echo(line)
     if record:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def invocation() -> str:
@@ -19,3 +27,47 @@ label_option = click.option("--label", type=int, default=None, help="Class label
 input_option = click.option("--input", "input_path", required=True, type=click.Path(), help="An image file or a folder of images.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 no_progress_option = click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+
+
+def flags_of(request: type, *, skip: Iterable[str] = ()) -> Callable[[F], F]:
+    """click options for the fields of a request dataclass declared with :func:`zoo.config.option`.
+
+    Flag, type, default and help all come from the field, so a default lives in the dataclass
+    alone: ``bool`` fields become on/off flags, ``Literal`` ones choices, ``X | None`` an
+    optional X. Fields declared without ``option()`` are not flags.
+    """
+    hints = typing.get_type_hints(request)
+    made = []
+    for field in dataclasses.fields(request):
+        if "help" not in field.metadata or field.name in skip:
+            continue
+        made.append(_click_option(field, hints[field.name]))
+
+    def apply(command: F) -> F:
+        for decorate in reversed(made):
+            command = decorate(command)
+        return command
+
+    return apply
+
+
+def request_fields(request: type, given: dict[str, Any]) -> dict[str, Any]:
+    """The generated flags' values popped from a command's keyword arguments, to build ``request`` with."""
+    return {f.name: given.pop(f.name) for f in dataclasses.fields(request) if f.name in given}
+
+
+def _click_option(field: dataclasses.Field, hint: Any) -> Callable[[F], F]:
+    flag = field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+    kind = next((a for a in typing.get_args(hint) if a is not type(None)), hint) if _is_optional(hint) else hint
+    help = field.metadata["help"]
+    if kind is bool:
+        return click.option(flag, field.name, is_flag=True, default=field.default, help=help)
+    if Path in typing.get_args(hint):
+        kind = click.Path(dir_okay=False)
+    elif typing.get_origin(kind) is typing.Literal:
+        kind = click.Choice([str(choice) for choice in typing.get_args(kind)])
+    return click.option(flag, field.name, type=kind, default=field.default, show_default=field.default is not None, help=help)
+
+
+def _is_optional(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)

@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from zoo.cli.options import device_option, invocation, no_progress_option, runs_dir_option
+from zoo.cli.options import device_option, flags_of, invocation, no_progress_option, request_fields, runs_dir_option
 from zoo.errors import UsageError
+from zoo.training.options import TrainOptions
 
 
 # What a resumed run may be given; every other option of train it keeps from its own record.
@@ -24,20 +25,11 @@ RESUME_MAY_SET = {"name", "resume_dir", "steps", "device", "no_progress", "nproc
 @click.option("--download", is_flag=True, help="Download the dataset into --data-dir if it is missing.")
 @click.option("--image-size", type=int, default=None, help="Resize images to this side length [default: the dataset's].")
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="Convert images to 1 or 3 channels.")
-@click.option("--steps", type=int, default=None, help="Total optimisation steps [default: 2000].")
-@click.option("--epochs", type=int, default=None, help="Train for this many passes over the data instead.")
-@click.option("--channels-last", is_flag=True, help="Weights and image batches in channels-last memory format (often faster convolutions; measure with zoo bench).")
-@click.option("--compile", "compile_modules", is_flag=True, help="torch.compile the model's modules (slow first steps; measure with zoo bench --compile).")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="bf16 or fp16: autocast, where the hardware computes in it natively; fp16 with loss scaling.")
-@click.option("--batch-size", type=int, default=None, help="Examples per step [default: the model's, else 64].")
+@flags_of(TrainOptions)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config field (repeatable); see zoo info NAME.")
 @device_option
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for initialisation, batches and noise.")
 @runs_dir_option
 @click.option("--resume", "resume_dir", type=click.Path(), default=None, help="Continue this run from its last checkpoint.")
-@click.option("--log-every", type=int, default=50, show_default=True, help="Steps between metrics lines.")
-@click.option("--sample-every", type=int, default=500, show_default=True, help="Steps between sample grids.")
-@click.option("--checkpoint-every", type=int, default=1000, show_default=True, help="Steps between checkpoints.")
 @no_progress_option
 @click.option("--nproc", type=int, default=None, help="Train data-parallel on N processes of this machine: starts torchrun (gloo on CPU, NCCL with one GPU each on CUDA).")
 @click.option("--sync-batchnorm", is_flag=True, help="With several processes on CUDA: BatchNorm statistics over the global batch (SyncBatchNorm).")
@@ -70,7 +62,7 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
         def resuming(run_dir: Path, step: int, world_size: int, batch_size: int) -> None:
             if world_size > 1:
                 click.echo(f"resuming {run_dir} at step {step}: {_batches(batch_size, world_size)}", err=True)
-            before = runs.read_config(run_dir)["training"].get("world_size", 1)
+            before = runs.read_record(run_dir).training.get("world_size", 1)
             if before != world_size:
                 click.echo(
                     f"note: the run trained on {before} process{'es' if before > 1 else ''}; it keeps its global batch of "
@@ -80,23 +72,7 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
 
         result = trainer.resume(request, on_start=resuming)
     else:
-        for key in ("log_every", "sample_every", "checkpoint_every"):
-            if kw[key] < 1:
-                raise UsageError(f"--{key.replace('_', '-')} must be at least 1")
-        options = trainer.TrainOptions(
-            steps=kw["steps"],
-            epochs=kw["epochs"],
-            batch_size=kw["batch_size"],
-            seed=kw["seed"],
-            log_every=kw["log_every"],
-            sample_every=kw["sample_every"],
-            checkpoint_every=kw["checkpoint_every"],
-            progress=progress,
-            precision=kw["precision"],
-            compile=kw["compile_modules"],
-            channels_last=kw["channels_last"],
-        )
-
+        options = TrainOptions(progress=progress, **request_fields(TrainOptions, kw))
         request = trainer.TrainRequest(
             name,
             dataset=kw["dataset"],
@@ -120,7 +96,7 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
             note = f" ({data.note})" if data.note else ""
             spec = data.spec
             what = f"sequences of {spec.frames} frames {spec.shape}" if spec.frames else f"images {spec.shape}"
-            training = runs.read_config(run_dir)["training"]
+            training = runs.read_record(run_dir).training
             batches = f"; {_batches(training['batch_size'], training['world_size'])}" if "world_size" in training else ""
             click.echo(f"training {name} on {data.name} {data.split}: {len(data)} {what}{note}{batches}", err=True)
             click.echo(f"run directory: {run_dir}", err=True)

@@ -28,12 +28,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from zoo import runs
 from zoo.runs import metrics_log
 from zoo.contract import LikelihoodModel, SequenceModel
-from zoo.datasets.source import in_order
+from zoo.config import option
 from zoo.errors import UsageError
 
 CONDITIONAL_NOTE = "given each image's true class label: the bounds are on -log p(x | y)"
@@ -130,8 +130,8 @@ QUALITY_COLUMNS = [
 ]
 
 
-def parse_metrics(text: str | None) -> list[str] | None:
-    """``"fid,kid"`` -> ``["fid", "kid"]``; None stays None (the model's defaults)."""
+def parse_metrics(text: str | None) -> tuple[str, ...] | None:
+    """``"fid,kid"`` -> ``("fid", "kid")``; None stays None (the model's defaults)."""
     from zoo.evaluation.sample_quality import METRICS
 
     if text is None:
@@ -143,60 +143,75 @@ def parse_metrics(text: str | None) -> list[str] | None:
             raise UsageError(f"unknown metric {name!r} in --metrics; choose from {', '.join(allowed)}")
     if not names:
         raise UsageError(f"--metrics is empty; choose from {', '.join(allowed)}")
-    return names
+    return tuple(names)
 
 
-def evaluate_run(
-    name: str,
-    *,
-    run: str | Path | None = "latest",
-    dataset: str | None = None,
-    data_dir: str | Path | None = None,
-    split: str = "test",
-    metrics: list[str] | None = None,
-    features: str | None = None,
-    weights: str | Path | None = None,
-    n: int = 10000,
-    batch_size: int = 250,
-    k: int = 1000,
-    binarization: str = "dynamic",
-    seed: int = 0,
-    device: str = "cpu",
-    runs_dir: str | Path | None = None,
-    command: str | None = None,
-    progress: bool = True,
-) -> Evaluation:
+@dataclasses.dataclass(frozen=True)
+class EvaluateRequest:
+    """What ``zoo evaluate NAME`` measures. Each field declared with ``option()`` is also its flag."""
+
+    name: str
+    run: str | Path | None = "latest"
+    dataset: str | None = None
+    """Another dataset to measure on; None: the run's own."""
+    data_dir: str | Path | None = None
+    split: str = option("test", "Split to measure on.")
+    metrics: tuple[str, ...] | None = None
+    """Names from :func:`parse_metrics`; None: the model's defaults (see the module docstring)."""
+    features: str | None = option(
+        None, "Feature extractor for fid/kid/is/prdc: classifier:DATASET or inception [default: classifier:<dataset>]."
+    )
+    weights: str | Path | None = option(None, "Weights file for the extractor (inception needs one).")
+    n: int = option(10000, "Generated images for the sample-quality metrics.", flag="-n")
+    batch_size: int = option(250, "Images per generation and extraction batch.")
+    k: int = option(1000, "Importance samples per image for the IWAE bound.", flag="-k")
+    binarization: Literal["dynamic", "threshold"] = option(
+        "dynamic", "How greyscale pixels become binary for Bernoulli models: one seeded draw, or > 0.5.", flag="--binarize"
+    )
+    seed: int = option(0, "Seed for the binarisation, the latents and the subsets.")
+    device: str = "auto"
+    runs_dir: str | Path | None = None
+    command: str | None = None
+    """The command line recorded with the results; None: one naming the run."""
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
+
+
+def evaluate_run(request: EvaluateRequest) -> Evaluation:
     from zoo.device import pick_device
     from zoo.models import get_model
     from zoo.evaluation.sample_quality import METRICS
 
+    name, metrics = request.name, request.metrics
     plugin = get_model(name)
-    run_dir = runs.find(name, run, runs_dir)
-    loaded = runs.load(run_dir, device=pick_device(device), model_name=name)
+    run_dir = runs.find(name, request.run, request.runs_dir)
+    loaded = runs.load(run_dir, device=pick_device(request.device), model_name=name)
+    command = request.command or f"zoo evaluate {name} --run {run_dir}"
     if isinstance(loaded.model, SequenceModel):
         if metrics is not None and not set(metrics) <= set(FORECAST):
             raise UsageError(f"{name} forecasts frames rather than drawing images: its metrics are {','.join(FORECAST)} (both are always measured)")
-        return _evaluate_forecast(loaded, run_dir, dataset, data_dir, split, batch_size, progress, command or f"zoo evaluate {name} --run {run_dir}")
+        return _evaluate_forecast(loaded, run_dir, request, command)
     if metrics is not None and set(metrics) & set(FORECAST):
         raise UsageError(f"{','.join(FORECAST)} measure forecasts of frame sequences, and {name} draws images; choose from {LIKELIHOOD}, {', '.join(METRICS)}")
     has_likelihood = isinstance(loaded.model, LikelihoodModel)
     explicit = metrics is not None
-    wanted = metrics if explicit else ([LIKELIHOOD] if has_likelihood else []) + list(METRICS)
+    wanted = list(metrics) if explicit else ([LIKELIHOOD] if has_likelihood else []) + list(METRICS)
     if LIKELIHOOD in wanted and not has_likelihood:
         raise UsageError(f"{name} defines no likelihood, so it has no nll; choose sample-quality metrics: --metrics {','.join(METRICS)}")
     quality_metrics = [m for m in wanted if m != LIKELIHOOD]
-    if quality_metrics and n < 2:
-        raise UsageError(f"-n must be at least 2, got {n}")
-    if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
-    data = loaded.data(split, dataset, data_dir)
+    if quality_metrics and request.n < 2:
+        raise UsageError(f"-n must be at least 2, got {request.n}")
+    data = loaded.data(request.split, request.dataset, request.data_dir)
 
     extractor, skipped = None, None
     if quality_metrics:
         try:
-            extractor = _open_extractor(features, weights, data)
+            extractor = _open_extractor(request.features, request.weights, data)
         except UsageError as exc:
-            if explicit or features or not has_likelihood:
+            if explicit or request.features or not has_likelihood:
                 raise
             skipped = f"sample quality not measured: {exc}"
             quality_metrics = []
@@ -207,40 +222,40 @@ def evaluate_run(
         "split": data.split,
         "split_note": data.note,
         "train_steps": loaded.step,
-        "train_command": loaded.record.get("command"),
-        "command": command or f"zoo evaluate {name} --run {run_dir}",
+        "train_command": loaded.record.command,
+        "command": command,
     }
     likelihood = quality = None
     results: list[dict[str, Any]] = []
     if LIKELIHOOD in wanted:
-        likelihood, entries = _likelihood(loaded, data, plugin.conditional, k, binarization, seed, progress, common)
+        conditioning = {"conditioning": CONDITIONAL_NOTE} if plugin.conditional else {}
+        likelihood, entries = _likelihood(loaded, data, request, {**common, **conditioning})
         _append_event(run_dir, {"step": loaded.step, "dataset": data.name, "split": data.split, **likelihood})
         results += entries
     if quality_metrics:
-        quality, entries = _quality(loaded, data, extractor, quality_metrics, n, batch_size, seed, progress, common)
+        quality, entries = _quality(loaded, data, extractor, quality_metrics, request, common)
         _append_event(run_dir, {"step": loaded.step, "dataset": data.name, "split": data.split, **quality})
         results += entries
     return Evaluation(run_dir, loaded.step, data.name, data.split, data.note, likelihood, quality, skipped, results)
 
 
-def _evaluate_forecast(loaded, run_dir, dataset, data_dir, split, batch_size, progress, command) -> Evaluation:
+def _evaluate_forecast(loaded, run_dir: Path, request: EvaluateRequest, command: str) -> Evaluation:
     """Forecast every sequence of the split and score it, beside the copy-last-frame baseline."""
+    from zoo.datasets.source import in_order
     from zoo.evaluation import forecast
 
-    if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
-    data = loaded.data(split, dataset, data_dir)
+    data = loaded.data(request.split, request.dataset, request.data_dir)
     if data.spec.kind != "sequences":
         raise UsageError(f"{loaded.name} forecasts frame sequences, but dataset {data.name!r} gives images; use --dataset moving-digits")
     if data.spec.frames <= loaded.model.context_frames:
         raise UsageError(f"{data.name} has {data.spec.frames} frames a sequence, no more than the {loaded.model.context_frames} context frames")
-    batches = (batch.images for batch in in_order(data, batch_size))
-    scores = forecast.score(loaded.model, batches, progress_total=len(data), progress=progress)
+    batches = (batch.images for batch in in_order(data, request.batch_size))
+    scores = forecast.score(loaded.model, batches, progress_total=len(data), progress=request.progress)
     summary = scores.to_dict()
     _append_event(run_dir, {"step": loaded.step, "dataset": data.name, "split": data.split, **summary})
     shared = {
         "unit": "per frame, summed over its pixels; mean over predicted frames and sequences",
-        "plugin_version": loaded.record.get("plugin_version"),
+        "plugin_version": loaded.record.plugin_version,
         "dataset": data.name,
         "split": data.split,
         "split_note": data.note,
@@ -248,7 +263,7 @@ def _evaluate_forecast(loaded, run_dir, dataset, data_dir, split, batch_size, pr
         "context_frames": scores.context_frames,
         "horizon": scores.horizon,
         "train_steps": loaded.step,
-        "train_command": loaded.record.get("command"),
+        "train_command": loaded.record.command,
         "command": command,
         **_stamp(),
     }
@@ -289,17 +304,18 @@ def _stamp() -> dict[str, str]:
     return {"zoo_version": zoo.__version__, "date": dt.date.today().isoformat()}
 
 
-def _likelihood(loaded, data, conditional, k, binarization, seed, progress, common):
+def _likelihood(loaded, data, request: EvaluateRequest, common: dict[str, Any]):
     from zoo.evaluation.likelihood import evaluate_likelihood
 
-    result = evaluate_likelihood(loaded.model, data, k=k, binarization=binarization, seed=seed, progress=progress)
+    result = evaluate_likelihood(
+        loaded.model, data, k=request.k, binarization=request.binarization, seed=request.seed, progress=request.progress
+    )
     metrics = result.metrics()
     shared = {
         "unit": "nats/image",
         **common,
         "n": result.n,
         "binarization": result.binarization,
-        **({"conditioning": CONDITIONAL_NOTE} if conditional else {}),
         **_stamp(),
     }
     entries = [
@@ -309,8 +325,11 @@ def _likelihood(loaded, data, conditional, k, binarization, seed, progress, comm
     return metrics, entries
 
 
-def _quality(loaded, data, extractor, metrics, n, batch_size, seed, progress, common):
+def _quality(loaded, data, extractor, metrics: list[str], request: EvaluateRequest, common: dict[str, Any]):
+    from zoo.datasets.source import in_order
     from zoo.evaluation.sample_quality import extract, image_batches, real_floor, sample_quality
+
+    n, batch_size, seed, progress = request.n, request.batch_size, request.seed, request.progress
 
     real = extract(
         extractor,

@@ -1,6 +1,7 @@
 """Run directories: ``RUNS/<model>/<run-id>/`` and loading a trained model back from one.
 
-A run directory holds ``config.json`` (plugin, full config, dataset, seed, versions),
+A run directory holds ``config.json`` (the run record: plugin, full config, dataset, seed,
+versions; see :mod:`zoo.runs.record`),
 ``checkpoints/step-*/`` (see :mod:`zoo.runs.checkpoint`), ``metrics.jsonl`` and ``samples/``.
 RUNS is ``--runs-dir``, else ``$ZOO_RUNS_DIR``, else ``./runs``.
 """
@@ -15,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo import atomic
-from zoo.contract import DataSpec
 from zoo.runs.metrics_log import FILE as METRICS  # written and read by metrics_log only
+from zoo.runs.record import SCHEMA, RunRecord
 from zoo.errors import UsageError, ZooError
 
 if TYPE_CHECKING:
@@ -32,10 +33,10 @@ def runs_root(runs_dir: str | Path | None = None) -> Path:
     return Path(runs_dir or os.environ.get("ZOO_RUNS_DIR") or "runs").expanduser()
 
 
-def create(root: Path, model_name: str, record: dict[str, Any]) -> Path:
-    """Make a new run folder for ``model_name`` and write its ``config.json``."""
+def create(root: Path, record: RunRecord) -> Path:
+    """Make a new run folder for the record's model and write its ``config.json``, stamped with the time and schema."""
     now = dt.datetime.now(dt.timezone.utc)
-    base = root / model_name / f"{now:%Y%m%d-%H%M%S}-{record['dataset']['name'].split(':')[0]}"
+    base = root / record.model / f"{now:%Y%m%d-%H%M%S}-{record.dataset.name.split(':')[0]}"
     path, counter = base, 1
     while True:
         try:
@@ -44,12 +45,13 @@ def create(root: Path, model_name: str, record: dict[str, Any]) -> Path:
         except FileExistsError:
             counter += 1
             path = base.with_name(f"{base.name}-{counter}")
-    record = {**record, "created": now.isoformat()}
-    atomic.write_text(path / CONFIG, json.dumps(record, indent=2) + "\n")
+    record = dataclasses.replace(record, created=now.isoformat(), schema=SCHEMA)
+    atomic.write_text(path / CONFIG, json.dumps(record.to_json(), indent=2) + "\n")
     return path
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
+    """``config.json`` as the JSON object it is (for listings that show every key); :func:`read_record` types it."""
     path = run_dir / CONFIG
     if not run_dir.is_dir():
         raise ZooError(f"run directory {run_dir} does not exist; `zoo runs` lists the runs there are")
@@ -64,6 +66,11 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     return record
 
 
+def read_record(run_dir: Path) -> RunRecord:
+    """The run's record, checked: a damaged ``config.json`` is an error naming the key."""
+    return RunRecord.from_json(read_config(run_dir), run_dir / CONFIG)
+
+
 def find(model_name: str, run: str | Path | None = "latest", runs_dir: str | Path | None = None) -> Path:
     """The run folder named by ``run``: a path, or ``latest`` (the newest run of the model)."""
     if run is None or str(run) == "latest":
@@ -73,9 +80,9 @@ def find(model_name: str, run: str | Path | None = "latest", runs_dir: str | Pat
             raise ZooError(f"no runs of {model_name!r} under {root}; train one with `zoo train {model_name}`")
         return runs[-1].path
     path = Path(run).expanduser()
-    record = read_config(path)
-    if record["model"] != model_name:
-        raise ZooError(f"{path} is a run of {record['model']!r}, not {model_name!r}")
+    record = read_record(path)
+    if record.model != model_name:
+        raise ZooError(f"{path} is a run of {record.model!r}, not {model_name!r}")
     return path
 
 
@@ -119,16 +126,16 @@ def list_runs(root: Path, model_name: str | None = None) -> list[RunInfo]:
             continue
         for run_dir in model_dir.iterdir():
             try:
-                record = read_config(run_dir)
+                record = read_record(run_dir)
             except ZooError:
                 continue
             checkpoints = list_checkpoints(run_dir)
             found.append(
                 RunInfo(
                     path=run_dir,
-                    model=record["model"],
-                    created=record.get("created", ""),
-                    dataset=record.get("dataset", {}).get("name", "?"),
+                    model=record.model,
+                    created=record.created,
+                    dataset=record.dataset.name,
                     step=checkpoints[-1][0] if checkpoints else 0,
                     losses=last_losses(run_dir),
                 )
@@ -149,7 +156,7 @@ class LoadedRun:
     """A trained model loaded from a run directory: ``LoadedRun.sample(16, seed=0)``."""
 
     path: Path
-    record: dict[str, Any]
+    record: RunRecord
     model: "Model"
     step: int
     checkpoint: Path
@@ -160,43 +167,37 @@ class LoadedRun:
 
     @property
     def name(self) -> str:
-        return self.record["model"]
+        return self.record.model
 
     def sample(self, n: int = 64, seed: int | None = None, label: int | None = None) -> "torch.Tensor":
         return self.model.sample(n, seed=seed, label=label)
 
     def data(self, split: str = "test", dataset: str | None = None, data_dir: str | Path | None = None) -> "ImageSet":
         """A split of the run's dataset (or of ``dataset``), at the size and channels the model takes."""
-        from zoo.datasets import load_dataset
         from zoo.models import get_model
 
-        if dataset is None:
-            dataset = self.record["dataset"]["name"]
-            data_dir = data_dir if data_dir is not None else self.record["dataset"]["data_dir"]
-        spec = self.model.data
-        data = load_dataset(dataset, split=split, data_dir=data_dir, image_size=spec.height, channels=spec.channels)
+        data = self.record.dataset.load(split, dataset=dataset, data_dir=data_dir)
         if get_model(self.name).conditional and data.labels is None:
-            raise UsageError(f"{self.name} is class-conditional but dataset {dataset!r} has no labels")
+            raise UsageError(f"{self.name} is class-conditional but dataset {data.name!r} has no labels")
         return data
 
 
-def build_from_record(record: dict[str, Any], device: "torch.device | str") -> tuple["Plugin", Any, "Model"]:
+def build_from_record(record: RunRecord, device: "torch.device | str") -> tuple["Plugin", Any, "Model"]:
     """Rebuild the (untrained) model a run's ``config.json`` describes."""
     from zoo import config as config_module
     from zoo.models import get_model
 
-    plugin = get_model(record["model"])
-    if str(record.get("plugin_version", plugin.version)) != str(plugin.version):
+    plugin = get_model(record.model)
+    if record.plugin_version != str(plugin.version):
         raise ZooError(
-            f"the run was made by {record['model']} version {record['plugin_version']}, "
+            f"the run was made by {record.model} version {record.plugin_version}, "
             f"but version {plugin.version} is installed; its weights may not load"
         )
     try:
-        config = config_module.from_dict(plugin.Config, record["config"])
+        config = config_module.from_dict(plugin.Config, record.config)
     except UsageError as exc:
-        raise ZooError(f"the run's config.json does not fit the installed {record['model']}: {exc}") from None
-    spec = DataSpec(**record["dataset"]["spec"])
-    return plugin, config, plugin.build(config, spec, device)
+        raise ZooError(f"the run's config.json does not fit the installed {record.model}: {exc}") from None
+    return plugin, config, plugin.build(config, record.dataset.spec, device)
 
 
 def load(run_dir: str | Path, device: "torch.device | str" = "cpu", model_name: str | None = None) -> LoadedRun:
@@ -204,9 +205,9 @@ def load(run_dir: str | Path, device: "torch.device | str" = "cpu", model_name: 
     from zoo.runs import checkpoint
 
     run_dir = Path(run_dir).expanduser()
-    record = read_config(run_dir)
-    if model_name is not None and record["model"] != model_name:
-        raise ZooError(f"{run_dir} is a run of {record['model']!r}, not {model_name!r}")
+    record = read_record(run_dir)
+    if model_name is not None and record.model != model_name:
+        raise ZooError(f"{run_dir} is a run of {record.model!r}, not {model_name!r}")
     from zoo.digest import sha256_of
 
     step, folder = checkpoint.latest_checkpoint(run_dir)

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import torch
 
 from zoo.errors import ZooError
+from zoo.training.options import DEFAULT_BATCH_SIZE
 
 SAMPLING = ("pytorch eager fp32", "onnx fp32", "onnx optimised", "onnx fp16", "onnx int8")
 EXPORT_OPTIONS = {"onnx fp32": {}, "onnx optimised": {"optimize": True}, "onnx fp16": {"fp16": True}, "onnx int8": {"int8": True}}
@@ -65,7 +66,6 @@ def bench(
     """The rows of the table; ``compile`` adds torch.compile rows (their warm-up compiles)."""
     from zoo import runs
     from zoo.training import compiling, precision
-    from zoo.datasets import load_dataset
     from zoo.device import pick_device
     from zoo.errors import UsageError
     from zoo.models import get_model
@@ -118,9 +118,8 @@ def bench(
                 rows.append(Row("sampling", what, batch, speed, session.provider.removesuffix("ExecutionProvider"), speed / eager))
 
     train_device = pick_device(device)
-    info = loaded.record["dataset"]
-    data = load_dataset(info["name"], split=info["split"], data_dir=info["data_dir"], image_size=info["image_size"], channels=info["channels"])
-    batch = train_batch or loaded.record["training"].get("batch_size") or 64
+    data = loaded.record.dataset.load()
+    batch = train_batch or loaded.record.training.get("batch_size") or DEFAULT_BATCH_SIZE
     batch = min(batch, len(data))
     fp32_speed = None
     variants = [(p, "") for p in precision.PRECISIONS] + [("fp32", "channels_last")] + ([("fp32", "compile")] if compile else [])

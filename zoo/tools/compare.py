@@ -22,6 +22,7 @@ from typing import Any
 
 from zoo import runs
 from zoo.runs import metrics_log
+from zoo.runs.record import RunRecord
 
 TRAINING_BOOKKEEPING = ("step", "epoch", "time", "images_per_s")
 """Keys of a training log line that are not measurements of the model."""
@@ -31,7 +32,7 @@ EVAL_CONTEXT = (
 )
 """Numeric keys of an evaluate line that say how it was measured, not what."""
 EVAL_IDENTITY = ("dataset", "split", "extractor")
-NOT_COMPARED = ("model", "dataset.name", "created", "command", "dataset.spec", "dataset.note", "training.progress")
+NOT_COMPARED = ("model", "dataset.name", "created", "command", "dataset.spec", "dataset.note", "training.progress", "schema")
 """config.json entries left out of the config rows: the model and dataset have rows of their
 own, and the rest differ between any two runs (creation time, command line) or repeat other
 fields, so a row would only be noise."""
@@ -86,7 +87,7 @@ class EvalRecord:
 @dataclasses.dataclass
 class RunSummary:
     path: Path
-    record: dict[str, Any]
+    record: RunRecord
     """The run's config.json."""
     checkpoint_step: int | None
     logged_step: int | None
@@ -102,7 +103,7 @@ class RunSummary:
 
     @property
     def model(self) -> str:
-        return self.record["model"]
+        return self.record.model
 
     @property
     def run_id(self) -> str:
@@ -110,7 +111,7 @@ class RunSummary:
 
     @property
     def dataset(self) -> str:
-        return self.record.get("dataset", {}).get("name", "?")
+        return self.record.dataset.name
 
     @property
     def steps(self) -> int:
@@ -134,7 +135,7 @@ def summarize(run_dir: str | Path) -> RunSummary:
     from zoo.runs.checkpoint import list_checkpoints
 
     run_dir = Path(run_dir).expanduser()
-    record = runs.read_config(run_dir)
+    record = runs.read_record(run_dir)
     log = metrics_log.read(run_dir)
     training_lines = [e for e in log if "event" not in e and is_number(e.get("step"))]
     by_step = {int(e["step"]): e for e in training_lines}
@@ -153,13 +154,13 @@ def summarize(run_dir: str | Path) -> RunSummary:
     )
 
 
-def _wall_time(record: dict[str, Any], training_lines: list[dict[str, Any]]) -> float | None:
+def _wall_time(record: RunRecord, training_lines: list[dict[str, Any]]) -> float | None:
     times = [e["time"] for e in training_lines if is_number(e.get("time"))]
     if not times:
         return None
     try:
-        start = dt.datetime.fromisoformat(record["created"]).timestamp()
-    except (KeyError, TypeError, ValueError):
+        start = dt.datetime.fromisoformat(record.created).timestamp()
+    except ValueError:
         start = times[0]  # an old run without "created": count from its first log line
     return max(0.0, max(times) - start)
 
@@ -174,9 +175,9 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def comparable_fields(record: dict[str, Any]) -> dict[str, Any]:
-    """config.json flattened, the plugin config first, without :data:`NOT_COMPARED`."""
-    ordered = {"config": record.get("config", {}), **{k: v for k, v in record.items() if k != "config"}}
+def comparable_fields(record: RunRecord) -> dict[str, Any]:
+    """The run record flattened, the plugin config first, without :data:`NOT_COMPARED`."""
+    ordered = {"config": record.config, **{k: v for k, v in record.to_json().items() if k != "config"}}
     return {
         key: value
         for key, value in flatten(ordered).items()

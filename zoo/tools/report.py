@@ -189,9 +189,9 @@ def metric_curves_section(summary: RunSummary) -> list[str]:
 
 
 def config_section(summary: RunSummary) -> list[str]:
-    """Every field of config.json, the plugin's config first."""
+    """Every field of the run record (config.json), the plugin's config first."""
     record = summary.record
-    fields = flatten({"config": record.get("config", {}), **{k: v for k, v in record.items() if k != "config"}})
+    fields = flatten({"config": record.config, **{k: v for k, v in record.to_json().items() if k != "config"}})
     rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(format_value(v))}</td></tr>" for k, v in fields.items())
     return ["<h2>Config</h2>", f'<table id="config">{rows}</table>']
 

@@ -29,7 +29,9 @@ import torch
 from zoo import runs
 from zoo import sequences
 from zoo.runs import checkpoint, metrics_log
+from zoo.runs.record import DatasetRecord, RunRecord
 from zoo.training import compiling, distributed, guards, precision
+from zoo.training.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS, TrainOptions
 from zoo import config as config_module
 from zoo.contract import Model, SequenceModel
 from zoo.datasets import load_dataset
@@ -40,36 +42,8 @@ from zoo.models import get_model
 
 # Datasets up to this size are moved to the GPU whole, so batches never cross the bus.
 DEVICE_DATA_LIMIT = 2 * 1024**3
-DEFAULT_BATCH_SIZE = 64
-"""Used when neither --batch-size nor the plugin's ``default_batch_size`` says otherwise."""
 PREVIEW_SEQUENCES = 4
 """Sequences a sequence model continues in each sample grid."""
-
-
-@dataclasses.dataclass
-class TrainOptions:
-    steps: int | None = None
-    """Total number of steps to reach (also when resuming); default 2000 if epochs is unset."""
-    epochs: int | None = None
-    batch_size: int | None = None
-    """None: the plugin's ``default_batch_size``, else :data:`DEFAULT_BATCH_SIZE`."""
-    seed: int = 0
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 2
-    n_samples: int = 64
-    progress: bool = True
-    collapse_patience: int = 200
-    """Warn when the discriminator has been pinned (accuracy >= 99%) for this many steps."""
-    diversity_floor: float = 0.1
-    """Warn when the samples' mean pairwise distance falls below this fraction of the data's."""
-    precision: str = "fp32"
-    """``fp32``, or ``bf16`` / ``fp16`` autocast (fp16 with loss scaling), see :mod:`zoo.training.precision`."""
-    compile: bool = False
-    """torch.compile the model's modules in place (:mod:`zoo.training.compiling`)."""
-    channels_last: bool = False
-    """Weights and image batches in channels-last memory format (:mod:`zoo.training.compiling`)."""
 
 
 @dataclasses.dataclass
@@ -327,7 +301,7 @@ def total_steps(options: TrainOptions, batches_per_epoch: int) -> int:
         if options.epochs < 1:
             raise UsageError(f"--epochs must be at least 1, got {options.epochs}")
         return options.epochs * batches_per_epoch
-    steps = 2000 if options.steps is None else options.steps
+    steps = DEFAULT_STEPS if options.steps is None else options.steps
     if steps < 1:
         raise UsageError(f"--steps must be at least 1, got {steps}")
     return steps
@@ -442,33 +416,33 @@ def train(request: TrainRequest, on_start: Callable[[Path, ImageSet], None] | No
     training = {**dataclasses.asdict(options), "steps": plan.total, "epochs": options.epochs, "device": str(torch_device)}
     if size > 1:
         training |= {"world_size": size, "global_batch_size": options.batch_size * size, "sync_batchnorm": sync_batchnorm}
-    record = {
-        "model": name,
-        "plugin_version": plan.plugin.version,
-        "config": config_module.to_dict(plan.config),
-        "dataset": {
-            "name": plan.dataset,
-            "split": data.split,
-            "data_dir": str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None,
-            "image_size": data.spec.height,
-            "channels": data.spec.channels,
-            "size": len(data),
-            "spec": dataclasses.asdict(data.spec),
-            "note": data.note,
-        },
-        "training": training,
-        "seed": options.seed,
-        "command": request.command,
-        "zoo_version": zoo.__version__,
-        "torch_version": torch.__version__,
-    }
+    record = RunRecord(
+        model=name,
+        plugin_version=str(plan.plugin.version),
+        config=config_module.to_dict(plan.config),
+        dataset=DatasetRecord(
+            name=plan.dataset,
+            split=data.split,
+            data_dir=str(Path(data_dir).expanduser().resolve()) if data_dir is not None else None,
+            image_size=data.spec.height,
+            channels=data.spec.channels,
+            size=len(data),
+            spec=data.spec,
+            note=data.note,
+        ),
+        training=training,
+        seed=options.seed,
+        command=request.command,
+        zoo_version=zoo.__version__,
+        torch_version=torch.__version__,
+    )
     group = distributed.start(torch_device, options.seed)
     try:
         if group is None:
-            run_dir = runs.create(runs.runs_root(request.runs_dir), name, record)
+            run_dir = runs.create(runs.runs_root(request.runs_dir), record)
         else:
             # rank 0 makes the run directory; every rank learns where it is
-            run_dir = Path(group.broadcast(str(runs.create(runs.runs_root(request.runs_dir), name, record)) if group.is_main else None))
+            run_dir = Path(group.broadcast(str(runs.create(runs.runs_root(request.runs_dir), record)) if group.is_main else None))
         if on_start is not None and (group is None or group.is_main):
             on_start(run_dir, data)
         if group is not None:
@@ -484,12 +458,12 @@ def check_resume(request: ResumeRequest, nproc: int) -> None:
     """Refuse here, once, what :func:`resume` would refuse on each of ``nproc`` processes (``zoo train --nproc --resume``)."""
     torch_device = distributed.device_for(request.device, nproc)
     record, options, *_ = _resume_plan(request, world_size=nproc)
-    precision.check(options.precision, torch_device, get_model(record["model"]))
+    precision.check(options.precision, torch_device, get_model(record.model))
     _check_compile(options, torch_device)
     distributed.check_sync_batchnorm(request.sync_batchnorm, nproc, torch_device, lambda: runs.build_from_record(record, "cpu")[2])
 
 
-def _resume_plan(request: ResumeRequest, world_size: int) -> tuple[dict[str, Any], TrainOptions, ImageSet | SequenceSet, int, Path]:
+def _resume_plan(request: ResumeRequest, world_size: int) -> tuple[RunRecord, TrainOptions, ImageSet | SequenceSet, int, Path]:
     """The run's record, its options continued to ``steps`` on ``world_size`` processes, its data,
     and its newest checkpoint.
 
@@ -497,25 +471,25 @@ def _resume_plan(request: ResumeRequest, world_size: int) -> tuple[dict[str, Any
     whatever the number of processes it resumes on: each takes an equal share of it.
     """
     run_dir, steps, name = Path(request.run_dir).expanduser(), request.steps, request.name
-    record = runs.read_config(run_dir)
-    if name is not None and record["model"] != name:
-        raise ZooError(f"{run_dir} is a run of {record['model']!r}, not {name!r}")
+    record = runs.read_record(run_dir)
+    if name is not None and record.model != name:
+        raise ZooError(f"{run_dir} is a run of {record.model!r}, not {name!r}")
     fields = {f.name for f in dataclasses.fields(TrainOptions)}
-    options = TrainOptions(**{k: v for k, v in record["training"].items() if k in fields})
+    try:
+        options = TrainOptions(**{k: v for k, v in record.training.items() if k in fields})
+    except (UsageError, TypeError) as exc:
+        raise ZooError(f"{run_dir / runs.CONFIG}: its training settings are damaged ({exc})") from None
     options = dataclasses.replace(options, steps=steps if steps is not None else options.steps, epochs=None, progress=request.progress)
-    global_batch = record["training"].get("global_batch_size", options.batch_size)
+    global_batch = record.training.get("global_batch_size", options.batch_size)
     if global_batch % world_size:
         raise UsageError(
             f"the run trained with a global batch of {global_batch}, which {world_size} processes cannot share equally; "
             f"resume it on a number of processes that divides {global_batch}"
         )
     options = dataclasses.replace(options, batch_size=global_batch // world_size)
-    info = record["dataset"]
-    data = load_dataset(
-        info["name"], split=info["split"], data_dir=info["data_dir"], image_size=info["image_size"], channels=info["channels"]
-    )
-    if len(data) != info["size"]:
-        raise ZooError(f"dataset {info['name']!r} now has {len(data)} examples, the run was trained on {info['size']}")
+    data = record.dataset.load()
+    if len(data) != record.dataset.size:
+        raise ZooError(f"dataset {record.dataset.name!r} now has {len(data)} examples, the run was trained on {record.dataset.size}")
     step, folder = checkpoint.latest_checkpoint(run_dir)
     if step >= total_steps(options, 1):
         raise UsageError(f"the run is already at step {step}; pass --steps larger than that to train further")
@@ -534,7 +508,7 @@ def resume(request: ResumeRequest, on_start: Callable[[Path, int, int, int], Non
     torch_device = distributed.device_for(request.device, size, distributed.env_int("LOCAL_RANK", 0), distributed.env_int("LOCAL_WORLD_SIZE", size))
     record, options, data, step, folder = _resume_plan(request, world_size=size)
     run_dir, sync_batchnorm = Path(request.run_dir).expanduser(), request.sync_batchnorm
-    precision.check(options.precision, torch_device, get_model(record["model"]))
+    precision.check(options.precision, torch_device, get_model(record.model))
     _check_compile(options, torch_device)
     _, _, model = runs.build_from_record(record, torch_device)
     precision.attach(model, options.precision)  # before the checkpoint, which holds its loss scale
