@@ -23,7 +23,7 @@ import tempfile
 
 import torch
 
-from zoo.tools.bench import bench
+from zoo.tools.bench import BenchRequest, bench
 from zoo.training.trainer import TrainOptions, TrainRequest, train
 
 SAMPLING = ("onnx fp32", "onnx optimised", "onnx fp16", "onnx int8")
@@ -52,7 +52,7 @@ def main() -> None:
             options = TrainOptions(steps=args.steps, progress=False, sample_every=args.steps, checkpoint_every=args.steps)
             run = train(TrainRequest(name, device=args.device, runs_dir=scratch, options=options)).run_dir
             print(f"{name}: measuring ...", flush=True)
-            rows = bench(name, run=run, batches=(args.batch,), min_seconds=args.seconds, device=args.device)
+            rows = bench(BenchRequest(name, run=run, batches=(args.batch,), min_seconds=args.seconds, device=args.device))
             results[name] = {(r.section, r.what): r for r in rows}
 
     print()

@@ -15,10 +15,10 @@ separate ``.onnx.data`` file unless told ``external_data=False``, which we do.
 ``optimize``, ``fp16`` and ``int8`` turn the verified fp32 file into a faster variant
 (:mod:`zoo.exporters.variants`), verified in its turn before it is kept: an optimised graph
 against PyTorch at the same ``TOLERANCE``; a float16 one at ``FP16_TOLERANCE``; an int8 one,
-whose pixels move by design, by a ``judge`` the caller supplies (``zoo export`` compares its
-sample quality, or a forecaster's errors, with the fp32 file's, see :mod:`zoo.export.int8_judge`).
-A graph whose input is data rather than noise is calibrated on the ``calibration`` feeds the
-caller gives.
+whose pixels move by design, by the ``quality`` check the caller supplies (``zoo export``
+compares its sample quality, or a forecaster's errors, with the fp32 file's, see
+:mod:`zoo.export.int8_judge`), which also gives calibration feeds for a graph whose input is
+data rather than noise.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ from zoo.atomic import atomic_path
 from zoo.contract import ExportGraph
 from zoo.errors import UsageError, ZooError
 from zoo.exporters import variants
-from zoo.export import Exporter, ExportReport, ExportSource
+from zoo.export import Exporter, ExportReport, ExportSource, QualityCheck
 
 TOLERANCE = 1e-4
 """Largest absolute difference between onnxruntime and PyTorch outputs that passes."""
@@ -48,6 +48,8 @@ FP16_TOLERANCE = 1e-2
 """The same for a float16 file: 2.5 grey levels of an 8-bit image in [0, 1]."""
 DEFAULT_OPSET = 18
 PARITY_BATCHES = (1, 16)
+ONNX_OPTIONS = {"opset": DEFAULT_OPSET, "optimize": False, "fp16": False, "int8": False}
+"""The options :meth:`ONNXExporter.export` takes, with their defaults."""
 
 
 class ONNXExporter(Exporter):
@@ -60,24 +62,23 @@ class ONNXExporter(Exporter):
         graph: ExportGraph,
         source: ExportSource,
         out: Path,
-        opset: int = DEFAULT_OPSET,
-        optimize: bool = False,
-        fp16: bool = False,
-        int8: bool = False,
-        judge: Callable[[Path, Path], tuple[bool, list[str]]] | None = None,
-        calibration: Callable[[], Iterable[dict[str, Any]]] | None = None,
+        quality: Callable[[], QualityCheck] | None = None,
         **options: Any,
     ) -> ExportReport:
+        """``options``: ``opset`` (default :data:`DEFAULT_OPSET`), and ``optimize``, ``fp16``
+        or ``int8`` for a variant; an int8 file is judged by ``quality()``."""
         import onnx
 
+        opset, optimize, fp16, int8 = (options.pop(key, default) for key, default in ONNX_OPTIONS.items())
         if options:
             raise UsageError(f"the onnx exporter takes no option(s) {', '.join(options)}")
         if not 7 <= opset <= 23:
             raise UsageError(f"--opset must be between 7 and 23, got {opset}")
         if fp16 and int8:
             raise UsageError("--fp16 and --int8 are two different files; give one")
-        if int8 and judge is None:
+        if int8 and quality is None:
             raise UsageError("an int8 export needs a judge of its sample quality (zoo export provides one)")
+        check = quality() if int8 else None  # before any work: a run that cannot be judged fails now
         module = graph.module.eval()
         precision = "fp16" if fp16 else "int8" if int8 else "fp32"
         with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent) as scratch:
@@ -107,14 +108,14 @@ class ONNXExporter(Exporter):
                     variants.to_fp16(fp32, current)
                 elif precision == "int8":
                     current = Path(scratch) / "int8.onnx"
-                    variants.to_int8(fp32, current, graph, calibration() if calibration is not None else None)
+                    variants.to_int8(fp32, current, graph, check.calibration() if check.calibration is not None else None)
                 if optimize:
                     variants.optimize(current, tmp)
                 else:
                     shutil.copyfile(current, tmp)
                 _add_metadata(tmp, {"precision": precision, "optimized": optimize})
                 if precision == "int8":
-                    passed, verdict = judge(fp32, tmp)
+                    passed, verdict = check.judge(fp32, tmp)
                     against_fp32 = parity_between(fp32, tmp, graph)
                     lines.append(f"int8 vs the fp32 file: max abs diff {against_fp32:.3g} (values move by design; judged by quality below)")
                     lines += verdict

@@ -36,12 +36,12 @@ from zoo.plugins.draw.config import DRAWConfig
 
 
 def filterbank(
-    g_x: torch.Tensor, g_y: torch.Tensor, var: torch.Tensor, delta: torch.Tensor, n: int, height: int, width: int
+    g_x: torch.Tensor, g_y: torch.Tensor, var: torch.Tensor, delta: torch.Tensor, n: int, size: tuple[int, int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """An N x N grid of Gaussian filters as two matrices, F_Y ``(B, N, H)`` and F_X ``(B, N, W)``.
 
     ``g_x``, ``g_y`` (the grid's centre), ``var`` (sigma^2) and ``delta`` (the stride between
-    filters) are ``(B,)``, in pixels. Pixel coordinates run from 1, as in the paper, so
+    filters) are ``(B,)``, in pixels; ``size`` is the image's ``(H, W)``. Pixel coordinates run from 1, as in the paper, so
     ``g = (size + 1) / 2`` is the middle of the image. Each row sums to one.
     """
     offsets = torch.arange(1, n + 1, dtype=g_x.dtype, device=g_x.device) - n / 2 - 0.5
@@ -54,7 +54,7 @@ def filterbank(
         # that normalisation, and stays finite when a filter sits far outside the image (0/0).
         return torch.softmax(-(pixels - mu[..., None]).pow(2) / (2 * var[:, None, None]), dim=-1)
 
-    return bank(mu_y, height), bank(mu_x, width)
+    return bank(mu_y, size[0]), bank(mu_x, size[1])
 
 
 class Attention(nn.Module):
@@ -86,7 +86,7 @@ class Attention(nn.Module):
         g_x = (self.width + 1) / 2 * (gx + 1)
         g_y = (self.height + 1) / 2 * (gy + 1)
         delta = (max(self.height, self.width) - 1) / max(self.n - 1, 1) * log_delta.exp()
-        f_y, f_x = filterbank(g_x, g_y, log_var.exp(), delta, self.n, self.height, self.width)
+        f_y, f_x = filterbank(g_x, g_y, log_var.exp(), delta, self.n, (self.height, self.width))
         return f_y, f_x, log_gamma.exp()
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from support import assert_one_line_error
-from zoo.datasets import load_dataset
+from zoo.datasets import expect_kind, load_dataset
 from zoo.datasets.moving_digits import DIGITS_PER_SEQUENCE, FRAMES, SEQUENCES, bouncing_path
 from zoo.errors import UsageError
 
@@ -65,9 +65,9 @@ def test_digits_can_come_from_mnist(mnist_dir):
 
 def test_an_image_dataset_is_refused_where_sequences_are_needed_and_back():
     with pytest.raises(UsageError, match="gives images, but sequences are needed"):
-        load_dataset("digits", kind="sequences")
+        expect_kind(load_dataset("digits"), "sequences")
     with pytest.raises(UsageError, match="gives sequences, but images are needed"):
-        load_dataset("moving-digits", kind="images")
+        expect_kind(load_dataset("moving-digits"), "images")
     with pytest.raises(UsageError, match="needs an image dataset"):
         load_dataset("moving-digits:moving-digits")
 

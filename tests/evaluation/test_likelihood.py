@@ -10,6 +10,7 @@ import torch
 from zoo import DataSpec, get_model
 from zoo.datasets import load_dataset
 from zoo.errors import UsageError
+from zoo.evaluation import likelihood
 from zoo.evaluation.likelihood import binarize, evaluate_likelihood
 
 
@@ -56,10 +57,11 @@ def test_the_same_seed_gives_the_same_numbers(model, test_set):
     assert a == b and a != c
 
 
-def test_a_small_work_budget_changes_only_the_monte_carlo_noise(model, test_set):
+def test_a_small_work_budget_changes_only_the_monte_carlo_noise(model, test_set, monkeypatch):
     """A budget of 16 decoded images per call splits k = 40 into pieces; the bounds stay put."""
     whole = evaluate_likelihood(model, test_set, k=40, progress=False)
-    pieces = evaluate_likelihood(model, test_set, k=40, budget=16, progress=False)
+    monkeypatch.setattr(likelihood, "DEFAULT_BUDGET", 16)
+    pieces = evaluate_likelihood(model, test_set, k=40, progress=False)
     assert pieces.neg_elbo == pytest.approx(whole.neg_elbo, abs=1.0)
     assert pieces.iwae_nll == pytest.approx(whole.iwae_nll, abs=1.0)
 

@@ -56,7 +56,7 @@ def test_filterbank_rows_are_normalised_gaussians_around_the_grid_points():
     b, n = 5, 3
     g_x, g_y = torch.tensor([1.0, 6.0, 8.5, 12.0, 30.0]), torch.tensor([8.5, 2.0, 8.5, 16.0, -5.0])
     var, delta = torch.tensor([0.3, 1.0, 4.0, 0.01, 2.0]), torch.tensor([1.0, 2.0, 7.5, 0.5, 3.0])
-    f_y, f_x = filterbank(g_x, g_y, var, delta, n, height=16, width=12)
+    f_y, f_x = filterbank(g_x, g_y, var, delta, n, size=(16, 12))
     assert f_y.shape == (b, n, 16) and f_x.shape == (b, n, 12)
     # every row sums to one, also for a grid centred outside the image (the last one)
     assert torch.allclose(f_y.sum(-1), torch.ones(b, n), atol=1e-5) and torch.allclose(f_x.sum(-1), torch.ones(b, n), atol=1e-5)

@@ -49,11 +49,10 @@ def load_dataset(
     image_size: int | None = None,
     channels: int | None = None,
     download: bool = False,
-    kind: str | None = None,
 ):
     """Load a split of a registered dataset: an :class:`~zoo.datasets.source.ImageSet`, or a
-    :class:`~zoo.datasets.source.SequenceSet` for sequence datasets. ``kind`` (``"images"`` or
-    ``"sequences"``) refuses the other kind with a one-line error."""
+    :class:`~zoo.datasets.source.SequenceSet` for sequence datasets (:func:`expect_kind` refuses
+    the other kind)."""
     base, argument = parse_name(name)
     source = get_source(name)
     argument = argument or source.default_argument
@@ -75,8 +74,12 @@ def load_dataset(
         download=download,
         argument=argument,
     )
-    data = source().load(request)
-    if kind is not None and data.spec.kind != kind:
+    return source().load(request)
+
+
+def expect_kind(data, kind: str):
+    """``data`` itself if it is of ``kind`` (``"images"`` or ``"sequences"``), else a one-line error."""
+    if data.spec.kind != kind:
         hint = "an image dataset such as digits or mnist" if kind == "images" else "a sequence dataset such as moving-digits"
-        raise UsageError(f"dataset {base!r} gives {data.spec.kind}, but {kind} are needed here; use {hint}")
+        raise UsageError(f"dataset {parse_name(data.name)[0]!r} gives {data.spec.kind}, but {kind} are needed here; use {hint}")
     return data

@@ -102,21 +102,16 @@ class MovingDigits(DatasetSource):
     default_argument = "digits"
 
     def load(self, request: LoadRequest) -> MovingDigitsSet:
-        from zoo.datasets import load_dataset
+        from zoo.datasets import expect_kind, load_dataset
 
         base = request.argument or self.default_argument
         if base.partition(":")[0] == self.name:
             raise UsageError("moving-digits needs an image dataset to take its digits from, e.g. moving-digits:mnist")
         digit_size = max(2, round(request.image_size * DIGIT_FRACTION))
         digits = load_dataset(
-            base,
-            split=request.split,
-            data_dir=request.data_dir,
-            image_size=digit_size,
-            channels=request.channels,
-            download=request.download,
-            kind="images",
+            base, split=request.split, data_dir=request.data_dir, image_size=digit_size, channels=request.channels, download=request.download
         )
+        expect_kind(digits, "images")
         note = f"digits from {base} {digits.split} ({len(digits):,} images at {digit_size}x{digit_size})"
         if digits.note:
             note += f"; {digits.note}"

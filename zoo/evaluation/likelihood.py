@@ -87,10 +87,10 @@ def evaluate_likelihood(
     k: int = DEFAULT_K,
     binarization: str = "dynamic",
     seed: int = 0,
-    budget: int = DEFAULT_BUDGET,
     progress: bool = True,
 ) -> LikelihoodResult:
-    """Negative ELBO and IWAE NLL of every image of ``data`` under ``model``."""
+    """Negative ELBO and IWAE NLL of every image of ``data`` under ``model``, decoding at most
+    :data:`DEFAULT_BUDGET` images per call to the model."""
     from tqdm.auto import tqdm
 
     if not isinstance(model, LikelihoodModel):
@@ -102,6 +102,7 @@ def evaluate_likelihood(
     if len(data) == 0:
         raise UsageError(f"{data.name} {data.split} holds no images to evaluate")
     # Images per call, and latents per image per call, so that their product fits the budget.
+    budget = DEFAULT_BUDGET
     images_per_call = max(1, min(len(data), budget // min(k, budget), 256))
     k_per_call = max(1, min(k, budget // images_per_call))
     neg_elbo, iwae_nll = torch.zeros(len(data), dtype=torch.float64), torch.zeros(len(data), dtype=torch.float64)

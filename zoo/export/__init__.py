@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 from zoo import registry
 from zoo.digest import sha256_of
@@ -51,6 +51,20 @@ class ExportSource:
         return cls(loaded.name, graph_name, loaded.path, folder / WEIGHTS, loaded.weights_sha256, loaded.step, loaded.model.data.shape)
 
 
+@dataclasses.dataclass(frozen=True)
+class QualityCheck:
+    """How a lossy variant (int8) of a graph is judged, when value parity cannot judge it.
+
+    ``judge(reference, candidate)`` compares two exported files by what the run's model is for
+    (sample quality, or a forecaster's errors) and returns whether the candidate passes, with
+    lines saying why. ``calibration()``, when given, yields input feeds for a graph whose input
+    is data rather than noise.
+    """
+
+    judge: Callable[[Path, Path], tuple[bool, list[str]]]
+    calibration: Callable[[], Iterable[dict[str, Any]]] | None = None
+
+
 @dataclasses.dataclass
 class ExportReport:
     path: Path
@@ -67,8 +81,15 @@ class Exporter(ABC):
     """File name suffix, e.g. ``".onnx"``."""
 
     @abstractmethod
-    def export(self, graph: Any, source: ExportSource, out: Path, **options: Any) -> ExportReport:
-        """Write ``graph`` (an :class:`~zoo.contract.ExportGraph`) to ``out`` and verify it."""
+    def export(
+        self, graph: Any, source: ExportSource, out: Path, quality: Callable[[], QualityCheck] | None = None, **options: Any
+    ) -> ExportReport:
+        """Write ``graph`` (an :class:`~zoo.contract.ExportGraph`) to ``out`` and verify it.
+
+        ``quality``, when given, makes the run's :class:`QualityCheck` for this graph (which
+        may take a while, and fails when the run cannot be judged): an exporter calls it only
+        for a variant it cannot verify by parity, before doing the work.
+        """
 
 
 registry.register_validator(registry.EXPORTERS, lambda obj: registry.subclass_violations(obj, Exporter))
@@ -106,11 +127,10 @@ def export_run(
     if out_path.suffix != exporter.suffix:
         raise UsageError(f"--out must end in {exporter.suffix}, got {str(out_path)!r}")
     source = ExportSource.of_run(loaded, graph_name)
-    if options.get("int8"):
-        from zoo.export.int8_judge import forecast_int8, int8_judge
 
-        if "context_frames" in graphs[graph_name].metadata:  # a forecaster: data in, not noise
-            options["judge"], options["calibration"] = forecast_int8(loaded, graphs[graph_name])
-        else:
-            options["judge"] = int8_judge(loaded, graphs[graph_name].outputs)
-    return exporter.export(graphs[graph_name], source, out_path, **options)
+    def quality() -> QualityCheck:
+        from zoo.export.int8_judge import quality_check
+
+        return quality_check(loaded, graphs[graph_name])
+
+    return exporter.export(graphs[graph_name], source, out_path, quality=quality, **options)

@@ -132,3 +132,15 @@ def forecast_int8(loaded: Any, graph: Any, sequences: int = FORECAST_SEQUENCES) 
         return passed, lines
 
     return judge, calibration
+
+
+def quality_check(loaded: Any, graph: Any) -> Any:
+    """The :class:`~zoo.export.QualityCheck` for a graph of the run ``loaded``: a forecaster
+    (its graph takes context frames, data rather than noise) by :func:`forecast_int8`, any
+    other graph by :func:`int8_judge`."""
+    from zoo.export import QualityCheck
+
+    if "context_frames" in graph.metadata:
+        judge, calibration = forecast_int8(loaded, graph)
+        return QualityCheck(judge, calibration)
+    return QualityCheck(int8_judge(loaded, graph.outputs))

@@ -61,6 +61,9 @@ class TrainedClassifier:
     record: dict[str, Any]
 
 
+TRAIN_BATCH_SIZE, TRAIN_LR = 128, 1e-3
+"""Adam's batch and peak rate (one-cycle schedule): the classifier every cached FID was measured with."""
+
 def classifier_dir(dataset: str, cache_dir: Path | None = None) -> Path:
     from zoo.features import cache_root
 
@@ -74,13 +77,13 @@ def train_classifier(
     data_dir: str | Path | None = None,
     epochs: int = 10,
     seed: int = 0,
-    batch_size: int = 128,
-    lr: float = 1e-3,
     cache_dir: Path | None = None,
     progress: bool = True,
 ) -> TrainedClassifier:
     """Train on ``dataset``'s train split, measure on its test split, cache both results."""
     from tqdm.auto import tqdm
+
+    batch_size, lr = TRAIN_BATCH_SIZE, TRAIN_LR
 
     from zoo.datasets import load_dataset
 

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 
+from zoo.config import option
 from zoo.errors import ZooError
 from zoo.training.options import DEFAULT_BATCH_SIZE
 
@@ -50,20 +50,36 @@ def images_per_second(call: Callable[[], Any], batch: int, min_seconds: float, w
     return calls * batch / (time.perf_counter() - start)
 
 
-def bench(
-    name: str,
-    *,
-    run: str | Path | None = "latest",
-    runs_dir: str | Path | None = None,
-    batches: tuple[int, ...] = (1, 64),
-    train_batch: int | None = None,
-    train_steps: int = 10,
-    min_seconds: float = 1.0,
-    device: str = "auto",
-    compile: bool = False,
-    log: Callable[[str], None] = lambda line: None,
-) -> list[Row]:
-    """The rows of the table; ``compile`` adds torch.compile rows (their warm-up compiles)."""
+@dataclasses.dataclass(frozen=True)
+class BenchRequest:
+    """What ``zoo bench NAME`` times. Each field declared with ``option()`` is also its flag."""
+
+    name: str
+    run: str | Path | None = "latest"
+    runs_dir: str | Path | None = None
+    batches: tuple[int, ...] = (1, 64)
+    """Sampling batch sizes."""
+    train_batch: int | None = option(None, "Training batch [default: the run's].")
+    train_steps: int = option(10, "Timed training steps per precision (after 2 warm-up steps).")
+    min_seconds: float = option(1.0, "Least time spent timing each sampling row.", flag="--seconds")
+    compile: bool = option(False, "Add torch.compile rows (compiling takes a while).")
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        from zoo.errors import UsageError
+
+        if not self.batches or min(self.batches) < 1:
+            raise UsageError(f"--batch sizes must be at least 1, got {','.join(map(str, self.batches))}")
+        if self.train_steps < 1 or (self.train_batch is not None and self.train_batch < 1) or not self.min_seconds > 0:
+            raise UsageError("--train-steps and --train-batch must be at least 1, and --seconds positive")
+
+
+def bench(request: BenchRequest, log: Callable[[str], None] = lambda line: None) -> list[Row]:
+    """The rows of the table; ``request.compile`` adds torch.compile rows (their warm-up compiles)."""
+    import torch
+
+    name, batches, min_seconds, device, compile = request.name, request.batches, request.min_seconds, request.device, request.compile
+    train_batch, train_steps = request.train_batch, request.train_steps
     from zoo import runs
     from zoo.training import compiling, precision
     from zoo.device import pick_device
@@ -72,7 +88,7 @@ def bench(
     from zoo.export import export_run
     from zoo.runtime import OnnxGenerator
 
-    run_dir = runs.find(name, run, runs_dir)
+    run_dir = runs.find(name, request.run, request.runs_dir)
     loaded = runs.load(run_dir, device="cpu", model_name=name)
     graph_name = next(iter(loaded.model.export_graphs()))
     graph = loaded.model.export_graphs()[graph_name]
@@ -123,9 +139,9 @@ def bench(
     batch = min(batch, len(data))
     fp32_speed = None
     variants = [(p, "") for p in precision.PRECISIONS] + [("fp32", "channels_last")] + ([("fp32", "compile")] if compile else [])
-    for what, option in variants:
-        label = f"{what} + {option}" if option else what
-        compiled = option == "compile"
+    for what, variant in variants:
+        label = f"{what} + {variant}" if variant else what
+        compiled = variant == "compile"
         try:
             precision.check(what, train_device, get_model(name))
             if compiled:
@@ -139,7 +155,7 @@ def bench(
         precision.attach(model, what)
         if compiled:
             compiling.compile_modules(model)
-        if option == "channels_last":
+        if variant == "channels_last":
             compiling.to_channels_last(model)
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
         step = 0
@@ -150,7 +166,7 @@ def bench(
             step += 1
             images = data.batch(index)
             pixels = images.images.to(train_device)
-            pixels = compiling.channels_last_batch(pixels) if option == "channels_last" else pixels
+            pixels = compiling.channels_last_batch(pixels) if variant == "channels_last" else pixels
             images = dataclasses.replace(images, images=pixels, labels=None if images.labels is None else images.labels.to(train_device))
             precision.train_step(model, images, step, what)
             if train_device.type == "cuda":
