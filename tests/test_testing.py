@@ -35,6 +35,11 @@ class UnseededModel(DCGANModel):
         return torch.rand(n, *self.data.shape)  # ignores the seed
 
 
+class FixedSizeModel(DCGANModel):
+    def sample(self, n, seed=None, label=None):
+        return super().sample(n, seed, label)[..., :16, :16]  # right at 16 x 16 only
+
+
 class TensorLossModel(DCGANModel):
     def train_step(self, batch, step):
         losses = super().train_step(batch, step)
@@ -59,6 +64,13 @@ class Unseeded(DCGAN):
 
     def build(self, config, data, device="cpu"):
         return UnseededModel(config, data, device)
+
+
+class FixedSize(DCGAN):
+    name = "thirdparty-fixed-size"
+
+    def build(self, config, data, device="cpu"):
+        return FixedSizeModel(config, data, device)
 
 
 class TensorLoss(DCGAN):
@@ -91,7 +103,7 @@ def broken_plugins(tmp_path, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-broken-kit\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
         "[zoo.models]\nthirdparty-unseeded = thirdparty_kit:Unseeded\nthirdparty-tensor-loss = thirdparty_kit:TensorLoss\n"
-        "thirdparty-plain-backward = thirdparty_kit:PlainBackward\n"
+        "thirdparty-plain-backward = thirdparty_kit:PlainBackward\nthirdparty-fixed-size = thirdparty_kit:FixedSize\n"
         "thirdparty-generator-steps-alone = thirdparty_kit:GeneratorStepsAlone\n"
     )
     (site / "thirdparty_kit.py").write_text(textwrap.dedent(BROKEN))
@@ -104,6 +116,11 @@ def broken_plugins(tmp_path, monkeypatch):
 def test_the_kit_fails_a_plugin_whose_samples_ignore_the_seed(broken_plugins, tmp_path):
     with pytest.raises(ConformanceError, match="check 'samples' failed: the same seed gives different samples"):
         check_plugin("thirdparty-unseeded", tmp_path)
+
+
+def test_the_kit_fails_a_plugin_right_at_its_first_example_shape_only(broken_plugins, tmp_path):
+    with pytest.raises(ConformanceError, match=r"check 'builds' failed: at example shape \(1, 28, 28\) the model gives \(2, 1, 16, 16\)"):
+        check_plugin("thirdparty-fixed-size", tmp_path, only=["builds"])
 
 
 def test_the_kit_fails_a_plugin_returning_tensor_losses(broken_plugins, tmp_path):

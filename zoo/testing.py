@@ -12,7 +12,8 @@ or from Python: ``zoo.testing.check_plugin("my-gan", workdir)`` runs every check
 registered model, so a new architecture is checked without new test code.
 
 The checks, in order: the plugin registers and loads; its config has a default and help for
-every field; it builds for each of its ``example_shapes``; a few training steps on real images
+every field; it builds for each of its ``example_shapes``, takes a finite training step there
+and gives samples (or forecasts) of that shape in [0, 1]; a few training steps on real images
 give finite float losses that change; the same seed gives the same samples of the declared
 shape and range, and different seeds differ; training under bf16 autocast (and, for a plugin
 that lists fp16, fp16 with loss scaling) stays finite and fp16 updates go through the scaler;
@@ -166,6 +167,17 @@ def check_builds(subject: Subject) -> None:
             set(model.export_graphs()) == set(subject.plugin.graphs),
             f"export_graphs() gives {sorted(model.export_graphs())}, the plugin declares {list(subject.plugin.graphs)}",
         )
+        # every declared shape trains (one step, finite losses) and comes out as it went in
+        spec = subject.spec_for(shape)
+        losses = model.train_step(subject.batches(n=4, spec=spec)[0], 1)
+        expect(all(math.isfinite(v) for v in losses.values()), f"at example shape {shape} a train step gives {losses}")
+        if isinstance(model, SequenceModel):
+            context = torch.zeros(2, model.context_frames, *shape)
+            out, wanted = model.predict(context, horizon=1), (2, 1, *shape)
+        else:
+            out, wanted = model.sample(2, seed=0), (2, *shape)
+        expect(tuple(out.shape) == wanted, f"at example shape {shape} the model gives {tuple(out.shape)}, expected {wanted}")
+        expect(bool(out.min() >= 0) and bool(out.max() <= 1), f"at example shape {shape} the output leaves [0, 1]")
 
 @check
 def check_trains(subject: Subject) -> None:

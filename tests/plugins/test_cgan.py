@@ -28,18 +28,6 @@ def digits_batch(n: int = 16) -> Batch:
     return load_dataset("digits").batch(torch.arange(n))
 
 
-@pytest.mark.parametrize("side", [16, 28, 32])
-@pytest.mark.parametrize("channels", [1, 3])
-def test_generator_and_discriminator_fit_the_image_shape(side, channels):
-    model = build(DataSpec(channels, side, side, num_classes=10))
-    labels = torch.tensor([0, 3, 9])
-    images = model.generator(torch.randn(3, TINY["latent_dim"]), labels)
-    assert images.shape == (3, channels, side, side)
-    assert images.min() >= -1 and images.max() <= 1
-    assert model.discriminator(images, labels).shape == (3,)
-    assert model.sample(2, seed=0, label=3).shape == (2, channels, side, side)
-
-
 def test_unlabelled_data_and_unsupported_sizes_are_refused():
     for classes in (0, 1):
         with pytest.raises(UsageError, match="labelled dataset"):
