@@ -6,8 +6,9 @@ from typing import Any
 
 import click
 
-from zoo.cli.options import run_option, runs_dir_option
+from zoo.cli.options import flags_of, request_fields, run_option, runs_dir_option
 from zoo.errors import UsageError
+from zoo.export import ExportOptions
 
 
 @click.command("export")
@@ -17,22 +18,16 @@ from zoo.errors import UsageError
 @run_option
 @click.option("--graph", default=None, help="Graph to export [default: the model's first, usually generator].")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file [default: NAME-GRAPH.onnx].")
-@click.option("--opset", type=int, default=None, help="ONNX opset [default: 18].")
-@click.option("--optimize", is_flag=True, help="Save onnxruntime's offline graph optimisation in the file.")
-@click.option("--fp16", is_flag=True, help="Float16 weights and compute (for the CUDA provider); checked against PyTorch at 1e-2.")
-@click.option("--int8", is_flag=True, help="Static int8 quantisation calibrated on the prior; checked by sample quality against fp32 (needs classifier:<dataset>).")
+@flags_of(ExportOptions)
 @runs_dir_option
-def export_command(name: str, as_onnx: bool, fmt: str | None, run: str, graph: str | None, out: str | None, opset: int | None, optimize: bool, fp16: bool, int8: bool, runs_dir: str | None) -> None:
+def export_command(name: str, as_onnx: bool, fmt: str | None, run: str, graph: str | None, out: str | None, runs_dir: str | None, **kw: Any) -> None:
     """Export a trained model's graph and verify it against PyTorch (optionally optimised, float16 or int8)."""
     from zoo.export import export_run
 
     if as_onnx and fmt not in (None, "onnx"):
         raise UsageError(f"--onnx and --format {fmt} disagree; give one")
-    if fp16 and int8:
-        raise UsageError("--fp16 and --int8 make two different files; give one")
-    options: dict[str, Any] = {"opset": opset} if opset is not None else {}
-    options.update({key: True for key, value in (("optimize", optimize), ("fp16", fp16), ("int8", int8)) if value})
-    report = export_run(name, fmt or "onnx", run=run, graph=graph, out=out, runs_dir=runs_dir, **options)
+    options = ExportOptions(**request_fields(ExportOptions, kw))
+    report = export_run(name, fmt or "onnx", run=run, graph=graph, out=out, runs_dir=runs_dir, **options.given())
     for line in report.lines:
         click.echo(line, err=True)
     click.echo(str(report.path))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 from zoo import registry
+from zoo.config import option
 from zoo.digest import sha256_of
 from zoo.errors import UsageError
 
@@ -97,6 +98,27 @@ registry.register_validator(registry.EXPORTERS, lambda obj: registry.subclass_vi
 
 def get_exporter(name: str) -> Exporter:
     return registry.get(registry.EXPORTERS, name)()
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions:
+    """What ``zoo export`` asks of the exporter (the built-in onnx one takes all four). Each
+    field is also the command's flag; only those set away from their defaults are passed on,
+    so an exporter that takes none of them is given none."""
+
+    opset: int | None = option(None, "ONNX opset [default: the exporter's, 18].")
+    optimize: bool = option(False, "Save onnxruntime's offline graph optimisation in the file.")
+    fp16: bool = option(False, "Float16 weights and compute (for the CUDA provider); checked against PyTorch at 1e-2.")
+    int8: bool = option(
+        False, "Static int8 quantisation calibrated on the prior; checked by sample quality against fp32 (needs classifier:<dataset>)."
+    )
+
+    def __post_init__(self) -> None:
+        if self.fp16 and self.int8:
+            raise UsageError("--fp16 and --int8 make two different files; give one")
+
+    def given(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) != f.default}
 
 
 def export_run(
