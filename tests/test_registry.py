@@ -149,3 +149,42 @@ def test_example_plugin_package_installs_with_pip_and_works(tmp_path):
     )
     assert kit.returncode == 0, kit.stdout + kit.stderr
     assert f"{len(CHECKS)} passed" in kit.stdout
+
+
+def test_a_plugin_that_exits_or_raises_anything_at_import_is_broken_not_fatal(site, zoo_cli):
+    install_distribution(
+        site,
+        "zoo-exits",
+        {"exits-at-import": "thirdparty_exits:Plugin", "raises-base": "thirdparty_base:Plugin"},
+        {"thirdparty_exits": "import sys\nsys.exit(3)\n", "thirdparty_base": "raise GeneratorExit('odd')\n"},
+    )
+    listing = zoo_cli("list")
+    assert listing.exit_code == 0, listing.stderr
+    lines = {line.split()[0]: line for line in listing.stdout.splitlines()}
+    assert "BROKEN" in lines["exits-at-import"] and "SystemExit: 3" in lines["exits-at-import"]
+    assert "BROKEN" in lines["raises-base"] and "GeneratorExit: odd" in lines["raises-base"]
+    assert "BROKEN" not in lines["dcgan"]
+    assert zoo_cli("info", "dcgan").exit_code == 0
+    assert_one_line_error(zoo_cli("train", "exits-at-import", "--steps", "1"), 1, "model 'exits-at-import' from zoo-exits 1.0 is broken", "SystemExit")
+
+
+def test_a_plugin_whose_build_raises_is_named_in_one_line(site, runs_dir, zoo_cli):
+    install_distribution(
+        site,
+        "zoo-bad-build",
+        {"bad-build": "thirdparty_badbuild:BadBuild"},
+        {
+            "thirdparty_badbuild": """
+                from zoo.plugins.dcgan import DCGAN
+
+                class BadBuild(DCGAN):
+                    name = "bad-build"
+
+                    def build(self, config, data, device="cpu"):
+                        raise RuntimeError("the authors forgot a layer")
+            """
+        },
+    )
+    result = zoo_cli("train", "bad-build", "--steps", "1", "--no-progress")
+    assert_one_line_error(result, 1, "model 'bad-build' from zoo-bad-build 1.0 failed to build", "RuntimeError: the authors forgot a layer")
+    assert not any(runs_dir.rglob("config.json")), "no run is left behind"

@@ -93,3 +93,28 @@ def test_generate_errors(onnx_file, zoo_cli, tmp_path):
     foreign = tmp_path / "foreign.onnx"
     foreign.write_bytes(b"not a model")
     assert_one_line_error(zoo_cli("generate", str(foreign), "--out", str(tmp_path / "x.png")), 1, "cannot load")
+
+
+def test_metadata_cannot_drive_the_terminal(onnx_file, zoo_cli, tmp_path):
+    """An ESC sequence in a file's metadata is printed escaped, never raw."""
+    import onnx
+
+    model = onnx.load(str(onnx_file))
+    for prop in model.metadata_props:
+        if prop.key == "zoo.model":
+            prop.value = "dcgan\x1b]0;pwned\x07\x1b[2J"
+    hostile = tmp_path / "hostile.onnx"
+    onnx.save_model(model, str(hostile))
+    result = zoo_cli("generate", str(hostile), "-n", "2", "--out", str(tmp_path / "g.png"))
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stderr + result.stdout and "\x07" not in result.stderr
+    assert "dcgan\\x1b]0;pwned\\x07" in result.stderr, "shown, escaped"
+
+
+def test_printable_escapes_control_and_bidi_characters_and_keeps_the_rest():
+    from zoo.printable import printable
+
+    assert printable("plain: ünïcödé 数字 ±") == "plain: ünïcödé 数字 ±"
+    assert printable("a\x1b[31mb\x07\x7f\x9b") == "a\\x1b[31mb\\x07\\x7f\\x9b"
+    assert printable("safe\u202eexe.png") == "safe\\u202eexe.png", "a right-to-left override is a format character"
+    assert printable("two\nlines") == "two\nlines"

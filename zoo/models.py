@@ -9,8 +9,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from zoo import registry
-from zoo.contract import Plugin, contract_violations
+from zoo.contract import DataSpec, Model, Plugin, contract_violations
+from zoo.errors import ZooError
 
 registry.register_validator(registry.MODELS, contract_violations)
 
@@ -23,6 +26,24 @@ def list_models(include_broken: bool = False) -> list[str]:
 def get_model(name: str) -> Plugin:
     """The plugin registered as ``name``, ready to ``build``; a one-line error if it cannot be."""
     return registry.get(registry.MODELS, name)()
+
+
+def build_model(plugin: Plugin, config: Any, data: DataSpec, device: Any = "cpu") -> Model:
+    """``plugin.build(config, data, device)``; a failure of the plugin's own is a one-line error naming it.
+
+    zoo's errors (a size the architecture refuses, say) pass through as they are; anything
+    else the plugin raises, SystemExit included, is a :class:`~zoo.registry.BrokenEntry`.
+    """
+    try:
+        return plugin.build(config, data, device)
+    except (ZooError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the plugin's failure, reported as its own
+        origin = next((e.distribution for e in registry.load_all(registry.MODELS) if e.name == plugin.name), "unknown distribution")
+        detail = " ".join(str(exc).split())[:300]
+        raise registry.BrokenEntry(
+            f"model {plugin.name!r} from {origin} failed to build for {data.shape} on {device}: {type(exc).__name__}: {detail}"
+        ) from exc
 
 
 def model_entries() -> list[registry.Entry]:

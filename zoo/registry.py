@@ -123,7 +123,9 @@ def _load(entry: Entry) -> tuple[Any, str | None]:
     if key not in _loaded:
         try:
             obj = point.load()
-        except Exception as exc:  # noqa: BLE001 - any import failure is the plugin's, reported
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - any import failure is the plugin's, SystemExit too, reported
             _loaded[key] = (None, f"cannot import {point.value}: {type(exc).__name__}: {exc}")
         else:
             problems = _validators.get(entry.group, lambda _: [])(obj)

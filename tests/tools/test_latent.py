@@ -495,3 +495,89 @@ def test_out_with_a_wrong_suffix(vae_run, inputs, zoo_cli, tmp_path, verb, out, 
     result = zoo_cli(verb, "vae", "--run", str(vae_run), "--input", str(inputs), "--out", str(tmp_path / out))
     assert_one_line_error(result, 2, message)
     assert not list(tmp_path.iterdir())
+
+
+def rewritten(codes: Path, tmp_path: Path, **metadata: str) -> Path:
+    """A copy of a latent file with some of its metadata replaced, as someone might send it."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(codes), framework="pt") as handle:
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        meta = {**(handle.metadata() or {}), **metadata}
+    out = tmp_path / f"hostile-{len(list(tmp_path.glob('hostile-*')))}.safetensors"
+    save_file(tensors, str(out), metadata={k: v for k, v in meta.items() if v is not None})
+    return out
+
+
+def files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["../escaped"],
+        ["../../escaped"],
+        ["sub/../../escaped"],
+        ["/tmp/zoo-escaped-absolute"],
+        ["ok", "..\\escaped-windows"],
+        ["C:/escaped-drive"],
+    ],
+)
+def test_decode_never_writes_outside_out_whatever_names_the_file_gives(vae_run, inputs, zoo_cli, tmp_path, names):
+    codes = tmp_path / "codes.safetensors"
+    encode(zoo_cli, vae_run, inputs, codes)
+    names = names + [f"n{i}" for i in range(DIGITS + 1 - len(names))]  # one name per encoded image
+    hostile = rewritten(codes, tmp_path, **{"zoo.names": json.dumps(names)})
+    before = files_under(tmp_path)
+    out = tmp_path / "work" / "decoded"
+    result = zoo_cli("decode", str(hostile), "--out", str(out))
+    assert_one_line_error(result, 1, "refusing to write it")
+    assert files_under(tmp_path) == before, "nothing written anywhere, inside --out or out of it"
+    assert not Path("/tmp/zoo-escaped-absolute.png").exists()
+
+
+def test_decode_refuses_a_name_that_leads_out_through_a_link(vae_run, inputs, zoo_cli, tmp_path):
+    codes = tmp_path / "codes.safetensors"
+    encode(zoo_cli, vae_run, inputs / "d0.png", codes)
+    out, elsewhere = tmp_path / "decoded", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "link").symlink_to(elsewhere, target_is_directory=True)
+    hostile = rewritten(codes, tmp_path, **{"zoo.names": json.dumps(["link/x"])})
+    assert_one_line_error(zoo_cli("decode", str(hostile), "--out", str(out)), 1, "through a link")
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("metadata", "named"),
+    [
+        ({"zoo.step": None}, "its metadata has no zoo.step"),
+        ({"zoo.step": "twelve"}, "its zoo.step is 'twelve'"),
+        ({"zoo.names": "not json"}, "its zoo.names is"),
+        ({"zoo.names": json.dumps(["a", "b", "c"])}, "its zoo.names is"),  # three names for one image
+        ({"zoo.image_shape": json.dumps([1, 16])}, "its zoo.image_shape is"),
+        ({"zoo.run": None}, "its metadata has no zoo.run"),
+    ],
+)
+def test_a_damaged_latent_file_is_one_line_naming_the_field(vae_run, inputs, zoo_cli, tmp_path, metadata, named):
+    codes = tmp_path / "codes.safetensors"
+    encode(zoo_cli, vae_run, inputs / "d0.png", codes)
+    result = zoo_cli("decode", str(rewritten(codes, tmp_path, **metadata)), "--out", str(tmp_path / "x.png"))
+    assert_one_line_error(result, 2, "is damaged", named)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_decode_refuses_latents_of_the_wrong_width(vae_run, inputs, zoo_cli, tmp_path):
+    from safetensors.torch import save_file
+
+    codes = tmp_path / "codes.safetensors"
+    encode(zoo_cli, vae_run, inputs / "d0.png", codes)
+    with safe_open(str(codes), framework="pt") as handle:
+        meta = handle.metadata()
+        latents = handle.get_tensor("latents")
+    wide = tmp_path / "wide.safetensors"
+    save_file({"latents": torch.cat([latents, latents], dim=1).contiguous()}, str(wide), metadata=meta)
+    result = zoo_cli("decode", str(wide), "--out", str(tmp_path / "x.png"))
+    assert_one_line_error(result, 2, f"latents of width {2 * latents.shape[1]}", f"decodes {latents.shape[1]}")

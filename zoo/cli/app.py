@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from zoo.errors import ZooError
+from zoo.printable import printable
 
 
 class ZooGroup(click.Group):
@@ -34,7 +35,7 @@ class ZooGroup(click.Group):
             from zoo.training.distributed import error_prefix, is_main
 
             if is_main() or not exc.every_rank:
-                click.echo(f"error: {error_prefix()}{exc}", err=True)
+                click.echo(f"error: {error_prefix()}{printable(exc)}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             if ctx.obj and ctx.obj.get("debug"):
@@ -51,7 +52,7 @@ class ZooGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback under --debug
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"error: unexpected {type(exc).__name__}: {exc} (run `zoo --debug ...` for the traceback)", err=True)
+            click.echo(f"error: unexpected {type(exc).__name__}: {printable(exc)} (run `zoo --debug ...` for the traceback)", err=True)
             ctx.exit(1)
 
 

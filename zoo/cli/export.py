@@ -9,6 +9,7 @@ import click
 from zoo.cli.options import flags_of, request_fields, run_option, runs_dir_option
 from zoo.errors import UsageError
 from zoo.export import ExportOptions
+from zoo.printable import printable
 
 
 @click.command("export")
@@ -49,7 +50,7 @@ def generate_command(file: str, n: int, seed: int | None, label: int | None, inp
     from zoo.runtime import OnnxGenerator, read_frames, save_gif, save_grid
 
     generator = OnnxGenerator(file, device=device)
-    where = f"{generator.metadata.get('model')} {generator.metadata.get('graph')}, {generator.provider}"
+    where = printable(f"{generator.metadata.get('model')} {generator.metadata.get('graph')}, {generator.provider}")
     if generator.is_forecaster and input_path is not None:
         out = out or "generated.gif"
         if not out.lower().endswith(".gif"):

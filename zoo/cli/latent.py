@@ -224,17 +224,25 @@ def decode_command(latents: str, run: str | None, out: str, device: str) -> None
             f"{latents} was encoded by another checkpoint of {encoded.model} (step {encoded.step}) than {run_dir} now holds "
             f"(step {loaded.step}); decode with the same weights, or encode again"
         )
+    if encoded.latents.shape[1] != loaded.model.latent_dim:
+        raise UsageError(f"{latents} holds latents of width {encoded.latents.shape[1]}, but {run_dir} decodes {loaded.model.latent_dim}")
     images = loaded.model.decode(encoded.latents, encoded.labels)
     if out_path.suffix.lower() == ".png":
         save_grid(images, out_path)
     else:
-        # the inputs' relative paths, as PNGs; 3.png and 3.jpg keep their suffix to stay apart
-        targets = [Path(name).with_suffix(".png") for name in encoded.names]
-        if len(set(targets)) < len(targets):
-            targets = [Path(f"{name}.png") for name in encoded.names]
+        # the inputs' relative paths, as PNGs; 3.png and 3.jpg keep their suffix to stay apart.
+        # Every name is checked before anything is written: a file's names never leave --out.
+        from zoo.safe_paths import inside
+
+        for name in encoded.names:
+            inside(out_path, name, latents)
+        names = [str(Path(name).with_suffix(".png")) for name in encoded.names]
+        if len(set(names)) < len(names):
+            names = [f"{name}.png" for name in encoded.names]
+        targets = [inside(out_path, name, latents) for name in names]
         for image, target in zip(images, targets):
-            (out_path / target).parent.mkdir(parents=True, exist_ok=True)
-            save_grid(image[None], out_path / target, nrow=1)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_grid(image[None], target, nrow=1)
     click.echo(f"decoded {len(images)} image(s) from {latents} with {run_dir} (step {loaded.step}) -> {out}", err=True)
     click.echo(out)
 

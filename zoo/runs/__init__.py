@@ -185,7 +185,7 @@ class LoadedRun:
 def build_from_record(record: RunRecord, device: "torch.device | str") -> tuple["Plugin", Any, "Model"]:
     """Rebuild the (untrained) model a run's ``config.json`` describes."""
     from zoo import config as config_module
-    from zoo.models import get_model
+    from zoo.models import build_model, get_model
 
     plugin = get_model(record.model)
     if record.plugin_version != str(plugin.version):
@@ -197,7 +197,7 @@ def build_from_record(record: RunRecord, device: "torch.device | str") -> tuple[
         config = config_module.from_dict(plugin.Config, record.config)
     except UsageError as exc:
         raise ZooError(f"the run's config.json does not fit the installed {record.model}: {exc}") from None
-    return plugin, config, plugin.build(config, record.dataset.spec, device)
+    return plugin, config, build_model(plugin, config, record.dataset.spec, device)
 
 
 def load(run_dir: str | Path, device: "torch.device | str" = "cpu", model_name: str | None = None) -> LoadedRun:

@@ -169,13 +169,50 @@ def load_latents(path: Path) -> LatentFile:
         raise UsageError(f"{path} is not a latent file ({detail}); write one with `zoo encode`") from None
     if "latents" not in tensors or "zoo.model" not in metadata:
         raise UsageError(f"{path} is a safetensors file but not one written by `zoo encode` (no latents / zoo.model)")
+    return _typed(path, tensors, metadata)
+
+
+def _typed(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> LatentFile:
+    """The file's tensors and metadata checked one by one; the first that does not fit is named."""
+    from zoo.printable import printable
+
+    def damaged(what: str) -> UsageError:
+        return UsageError(printable(f"{path} is damaged: {what}; write it again with `zoo encode`"))
+
+    def field(key: str, parse=lambda text: text):
+        if key not in metadata:
+            raise damaged(f"its metadata has no {key}")
+        try:
+            return parse(metadata[key])
+        except (ValueError, TypeError):
+            raise damaged(f"its {key} is {metadata[key]!r:.60}") from None
+
+    latents = tensors["latents"]
+    if latents.dim() != 2 or not latents.dtype.is_floating_point:
+        raise damaged(f"its latents are {latents.dtype} {tuple(latents.shape)}, not one float row per image")
+    labels = tensors.get("labels")
+    if labels is not None and (labels.dim() != 1 or len(labels) != len(latents) or labels.dtype.is_floating_point):
+        raise damaged(f"its labels are {labels.dtype} {tuple(labels.shape)}, not one integer per image")
+
+    def names_list(text: str) -> list[str]:
+        names = json.loads(text)
+        if not (isinstance(names, list) and len(names) == len(latents) and all(isinstance(n, str) and n for n in names)):
+            raise ValueError(text)
+        return names
+
+    def shape(text: str) -> tuple[int, int, int]:
+        value = json.loads(text)
+        if not (isinstance(value, list) and len(value) == 3 and all(type(v) is int and v > 0 for v in value)):
+            raise ValueError(text)
+        return tuple(value)
+
     return LatentFile(
-        latents=tensors["latents"].float(),
-        labels=tensors["labels"].long() if "labels" in tensors else None,
-        model=metadata["zoo.model"],
-        run=metadata["zoo.run"],
-        step=int(metadata["zoo.step"]),
-        checkpoint_sha256=metadata["zoo.checkpoint_sha256"],
-        image_shape=tuple(json.loads(metadata["zoo.image_shape"])),
-        names=json.loads(metadata["zoo.names"]),
+        latents=latents.float(),
+        labels=labels.long() if labels is not None else None,
+        model=field("zoo.model"),
+        run=field("zoo.run"),
+        step=field("zoo.step", int),
+        checkpoint_sha256=field("zoo.checkpoint_sha256"),
+        image_shape=field("zoo.image_shape", shape),
+        names=field("zoo.names", names_list),
     )

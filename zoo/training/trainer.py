@@ -38,7 +38,7 @@ from zoo.datasets import load_dataset
 from zoo.datasets.source import ImageSet, SequenceSet
 from zoo.images import save_grid
 from zoo.errors import UsageError, ZooError
-from zoo.models import get_model
+from zoo.models import build_model, get_model
 
 # Datasets up to this size are moved to the GPU whole, so batches never cross the bus.
 DEVICE_DATA_LIMIT = 2 * 1024**3
@@ -391,7 +391,7 @@ def _plan(request: TrainRequest, world_size: int, local_rank: int = 0, local_wor
 def check_train(request: TrainRequest, nproc: int) -> None:
     """Refuse here, once, what :func:`train` would refuse on each of ``nproc`` processes (``zoo train --nproc``)."""
     plan = _plan(request, world_size=nproc)
-    build = lambda: plan.plugin.build(plan.config, plan.data.spec, "cpu")  # noqa: E731
+    build = lambda: build_model(plan.plugin, plan.config, plan.data.spec, "cpu")  # noqa: E731
     distributed.check_sync_batchnorm(request.sync_batchnorm, nproc, plan.device, build)
 
 
@@ -410,7 +410,7 @@ def train(request: TrainRequest, on_start: Callable[[Path, ImageSet], None] | No
     plan = _plan(request, world_size=size, local_rank=local[0], local_world_size=local[1])
     options, data, torch_device = plan.options, plan.data, plan.device
     torch.manual_seed(options.seed)
-    model = plan.plugin.build(plan.config, data.spec, torch_device)
+    model = build_model(plan.plugin, plan.config, data.spec, torch_device)
     precision.attach(model, options.precision)
     distributed.check_sync_batchnorm(sync_batchnorm, size, torch_device, lambda: model)
     training = {**dataclasses.asdict(options), "steps": plan.total, "epochs": options.epochs, "device": str(torch_device)}
