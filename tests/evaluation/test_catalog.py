@@ -18,3 +18,27 @@ def test_absolute_paths_become_relative_to_the_catalogs_folder(tmp_path: Path):
 def test_relative_paths_and_unparseable_commands_are_left_as_typed(tmp_path: Path):
     assert portable_command("zoo train dcgan --data-dir ../shared/data/mnist", tmp_path) == "zoo train dcgan --data-dir ../shared/data/mnist"
     assert portable_command("zoo sample 'unbalanced", tmp_path) == "zoo sample 'unbalanced"
+
+
+RECORDER = """
+import sys
+from pathlib import Path
+from zoo.evaluation.catalog import record_results
+
+path, worker = Path(sys.argv[1]), int(sys.argv[2])
+for i in range(25):
+    record_results(path, "dcgan", [{"metric": f"m{worker}-{i}", "dataset": "mnist", "split": "test", "extractor": None, "value": i}])
+"""
+
+
+def test_four_processes_recording_at_once_lose_no_entry(tmp_path: Path):
+    import json
+    import subprocess
+    import sys
+
+    catalog = tmp_path / "registry.json"
+    catalog.write_text(json.dumps({"models": [{"name": "dcgan", "results": []}]}))
+    workers = [subprocess.Popen([sys.executable, "-c", RECORDER, str(catalog), str(w)]) for w in range(4)]
+    assert [w.wait(timeout=300) for w in workers] == [0, 0, 0, 0]
+    results = json.loads(catalog.read_text())["models"][0]["results"]
+    assert sorted(r["metric"] for r in results) == sorted(f"m{w}-{i}" for w in range(4) for i in range(25))

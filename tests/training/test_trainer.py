@@ -14,7 +14,7 @@ import torch
 import zoo
 from zoo import runs
 from zoo.runs import checkpoint
-from zoo.errors import UsageError
+from zoo.errors import UsageError, ZooError
 from zoo.training.trainer import BatchOrder, ResumeRequest, TrainOptions, TrainRequest, resume, train
 
 TINY = ("generator_width=16", "discriminator_width=16", "latent_dim=16")
@@ -109,3 +109,49 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     step, _ = checkpoint.latest_checkpoint(run_dir)
     assert 0 < step < 100000
     assert zoo.load_run(run_dir).sample(2, seed=0).shape == (2, 1, 16, 16)
+
+
+def _train_process(tmp_path: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "ZOO_RUNS_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "zoo", "train", "dcgan", "--log-every", "2", "--no-progress", *sum((["--set", s] for s in TINY), []), *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for_log(run_dirs: Path, process: subprocess.Popen) -> None:
+    deadline = time.time() + 120
+    while not list(run_dirs.glob("dcgan/*/metrics.jsonl")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.2)
+
+
+def test_sigterm_saves_a_checkpoint_exits_143_and_the_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    uninterrupted = TrainOptions(steps=40, log_every=2, progress=False)  # zoo train's defaults otherwise, as below
+    whole = train(TrainRequest("dcgan", overrides=TINY, device="cpu", runs_dir=tmp_path / "whole", options=uninterrupted))
+    process = _train_process(tmp_path / "stopped", "--steps", "100000", "--device", "cpu")
+    _wait_for_log(tmp_path / "stopped", process)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr and "interrupted at step" in stderr
+    run_dir = Path(stdout.strip())
+    step, _ = checkpoint.latest_checkpoint(run_dir)
+    assert 0 < step < 40, f"stopped at step {step}: the test needs it early"
+    # the stopped run was asked for 100000 steps; resumed to 40 it must match the 40-step run
+    resumed = resume(ResumeRequest(run_dir, steps=40, device="cpu", progress=False))
+    assert resumed.step == 40
+    assert resumed.losses == whole.losses, "the same losses at step 40"
+
+
+def test_a_second_resume_of_a_run_being_trained_is_refused(tmp_path):
+    process = _train_process(tmp_path, "--steps", "100000", "--device", "cpu", "--checkpoint-every", "2")
+    try:
+        _wait_for_log(tmp_path, process)
+        run_dir = next(tmp_path.glob("dcgan/*"))
+        deadline = time.time() + 60
+        while not checkpoint.list_checkpoints(run_dir) and time.time() < deadline:
+            time.sleep(0.2)
+        with pytest.raises(ZooError, match="is in use by another process"):
+            resume(ResumeRequest(run_dir, steps=200000, device="cpu", progress=False))
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=120)
+    assert process.returncode == 130

@@ -103,15 +103,20 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
 
         result = trainer.train(request, on_start=announce)
     if not distributed.is_main():
-        ctx.exit(130 if result.interrupted else 0)  # rank 0 reports
+        ctx.exit(_exit_code(result))  # rank 0 reports
     losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
     if result.interrupted:
         nproc = f" --nproc {distributed.world_size()}" if distributed.world_size() > 1 else ""
         click.echo(f"interrupted at step {result.step}; checkpoint saved. Continue with: zoo train {name}{nproc} --resume {result.run_dir}", err=True)
         click.echo(str(result.run_dir))
-        ctx.exit(130)
+        ctx.exit(_exit_code(result))
     click.echo(f"finished at step {result.step}: {losses}", err=True)
     click.echo(str(result.run_dir))
+
+
+def _exit_code(result: Any) -> int:
+    """0, or for a run stopped by a signal the shell's 128 + signal: 130 for Ctrl-C, 143 for SIGTERM."""
+    return 128 + (result.stop_signal or 2) if result.interrupted else 0
 
 
 def _batches(batch_size: int, world_size: int) -> str:

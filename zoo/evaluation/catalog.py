@@ -2,7 +2,8 @@
 
 ``zoo evaluate ... --record`` adds its results here. A result replaces an earlier one of the
 same model, metric, dataset, split and feature extractor, so re-measuring updates the figure rather than piling
-up copies. The file is rewritten atomically: an interrupted write leaves the old catalog. Absolute
+up copies. The file is rewritten atomically: an interrupted write leaves the old catalog; and under a lock
+(``registry.json.lock``), so that processes recording at once all keep their results. Absolute
 paths in a result's commands are written relative to the catalog's folder (see
 :func:`portable_command`), so a record reads the same on every checkout.
 """
@@ -15,7 +16,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from zoo import atomic
+from zoo import atomic, locks
 from zoo.errors import UsageError, ZooError
 
 DEFAULT_PATH = Path("registry.json")
@@ -53,7 +54,14 @@ def read(path: Path) -> dict[str, Any]:
 
 
 def record_results(path: Path, model: str, results: list[dict[str, Any]]) -> None:
-    """Add ``results`` to ``model``'s entry in the catalog at ``path``."""
+    """Add ``results`` to ``model``'s entry in the catalog at ``path``, holding its lock from read to write."""
+    if not path.is_file():
+        read(path)  # the missing-catalog message, before a lock file is made beside nothing
+    with locks.locked(path.with_name(path.name + ".lock")):
+        _record(path, model, results)
+
+
+def _record(path: Path, model: str, results: list[dict[str, Any]]) -> None:
     catalog = read(path)
     entries = [m for m in catalog["models"] if m.get("name") == model]
     if not entries:

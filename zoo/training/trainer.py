@@ -16,6 +16,7 @@ model data-parallel on every process: see :mod:`zoo.training.distributed` for wh
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import signal
 import sys
@@ -26,7 +27,7 @@ from typing import Any, Callable
 
 import torch
 
-from zoo import runs
+from zoo import locks, runs
 from zoo import sequences
 from zoo.runs import checkpoint, metrics_log
 from zoo.runs.record import DatasetRecord, RunRecord
@@ -42,6 +43,8 @@ from zoo.models import build_model, get_model
 
 # Datasets up to this size are moved to the GPU whole, so batches never cross the bus.
 DEVICE_DATA_LIMIT = 2 * 1024**3
+TRAIN_LOCK = ".train.lock"
+"""Held in a run folder by the process training it (:mod:`zoo.locks`)."""
 PREVIEW_SEQUENCES = 4
 """Sequences a sequence model continues in each sample grid."""
 
@@ -54,6 +57,8 @@ class TrainResult:
     losses: dict[str, float]
     model: Model | None = None
     """The trained model (on several processes: this rank's copy, still wired to the process group)."""
+    stop_signal: int = 0
+    """The signal that stopped an interrupted run (SIGINT or SIGTERM), else 0."""
 
 
 class BatchOrder:
@@ -122,6 +127,7 @@ class Trainer:
             else guards.CollapseWatch(data.batch(fixed[: guards.DIVERSITY_IMAGES]).images, options.collapse_patience, options.diversity_floor)
         )
         self._stop_requested = False
+        self._stop_signal = signal.SIGINT
 
     def run(self, start_step: int = 0) -> TrainResult:
         """Train from ``start_step`` (the last completed step) to the total; checkpoint at the end."""
@@ -145,7 +151,7 @@ class Trainer:
         # exchange on, so that every rank stops at the same step.
         agreed_stop = False
         stopping = (lambda: self._stop_requested) if group is None else (lambda: agreed_stop)
-        restore_sigint = self._catch_sigint()
+        restore_sigint = self._catch_signals()
         try:
             for step in range(start_step + 1, self.total_steps + 1):
                 batch = self.data.batch(self.order.indices(step))
@@ -199,14 +205,15 @@ class Trainer:
                 if step % opts.checkpoint_every == 0 and step != self.total_steps:
                     self._check_parameters(step, writer)
                     self._save_checkpoint(step)
+            if step > start_step:
+                self._save_checkpoint(step)
         finally:
             restore_sigint()
             bar.close()
             if writer is not None:
                 writer.close()
-        if step > start_step:
-            self._save_checkpoint(step)
-        return TrainResult(self.run_dir, step, stopping() and step < self.total_steps, losses, self.model)
+        interrupted = stopping() and step < self.total_steps
+        return TrainResult(self.run_dir, step, interrupted, losses, self.model, self._stop_signal if interrupted else 0)
 
     def _loss_scaling(self, skipped: int) -> dict[str, float]:
         """fp16: the loss scale now, and the optimizer steps its overflows skipped since the last log line."""
@@ -275,18 +282,23 @@ class Trainer:
                 if key not in ("step", "time", "epoch") and isinstance(value, (int, float)):
                     writer.add_scalar(key, value, entry["step"])
 
-    def _catch_sigint(self) -> Callable[[], None]:
-        """First Ctrl-C: finish the step, checkpoint, stop. A second one interrupts at once."""
+    def _catch_signals(self) -> Callable[[], None]:
+        """First Ctrl-C or SIGTERM (a scheduler's stop): finish the step, checkpoint, stop. A
+        second one acts at once, as the signal would have without zoo."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        previous = signal.getsignal(signal.SIGINT)
+        caught = (signal.SIGINT, signal.SIGTERM)
+        previous = {signum: signal.getsignal(signum) for signum in caught}
+        immediate = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
 
         def handler(signum: int, frame: Any) -> None:
             self._stop_requested = True
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._stop_signal = signum
+            signal.signal(signum, immediate[signum])
 
-        signal.signal(signal.SIGINT, handler)
-        return lambda: signal.signal(signal.SIGINT, previous)
+        for signum in caught:
+            signal.signal(signum, handler)
+        return lambda: [signal.signal(signum, previous[signum]) for signum in caught] and None
 
 
 def _check_compile(options: TrainOptions, device: torch.device) -> None:
@@ -448,7 +460,8 @@ def train(request: TrainRequest, on_start: Callable[[Path, ImageSet], None] | No
         if group is not None:
             distributed.prepare(model, group, sync_batchnorm)
         trainer = Trainer(model, data, run_dir, dataclasses.replace(options, steps=plan.total, epochs=None), group)
-        return trainer.run(0)
+        with _run_lock(run_dir):
+            return trainer.run(0)
     finally:
         if group is not None:
             group.close()
@@ -502,8 +515,20 @@ def resume(request: ResumeRequest, on_start: Callable[[Path, int, int, int], Non
     Under torchrun every rank loads the checkpoint rank 0 picked (the run directory must be
     reachable at the same path on every machine) and trains on as before, with the run's global
     batch shared among the processes. ``on_start(run_dir, step, world_size, batch_size)`` is
-    called on rank 0 before the first step.
+    called on rank 0 before the first step. A run another process is training is refused.
     """
+    with _run_lock(Path(request.run_dir).expanduser()):
+        return _resume(request, on_start)
+
+
+def _run_lock(run_dir: Path):
+    """Rank 0's hold on a run folder for as long as it trains it (none for a folder that is not there yet)."""
+    if not (distributed.is_main() and run_dir.is_dir()):
+        return contextlib.nullcontext()
+    return locks.locked(run_dir / TRAIN_LOCK, wait=False, what=f"run {run_dir}")
+
+
+def _resume(request: ResumeRequest, on_start: Callable[[Path, int, int, int], None] | None) -> TrainResult:
     size = distributed.world_size()
     torch_device = distributed.device_for(request.device, size, distributed.env_int("LOCAL_RANK", 0), distributed.env_int("LOCAL_WORLD_SIZE", size))
     record, options, data, step, folder = _resume_plan(request, world_size=size)
