@@ -20,18 +20,50 @@ from typing import Any, Iterable, Literal, get_args, get_origin, get_type_hints
 from zoo.errors import UsageError
 
 
-def option(default: Any, help: str, *, flag: str | None = None, **kwargs: Any) -> Any:
+SEED_MAX = 2**63 - 1
+"""The largest seed: torch.manual_seed and numpy's generators take 64-bit seeds."""
+
+
+def option(
+    default: Any, help: str, *, flag: str | None = None, low: float | None = None, high: float | None = None, **kwargs: Any
+) -> Any:
     """A dataclass field with a default and a one-line help text.
 
     The same declaration serves ``zoo info`` (a plugin's config) and the command line: the
     CLI generates a flag for each such field of its request dataclasses, ``--field-name``
     unless ``flag`` names another (``-n``), with this default and help, so neither is
-    written twice.
+    written twice. ``low`` and ``high`` bound a number (inclusive): the flag refuses a
+    value outside them, and :func:`check_bounds` does for the dataclass itself.
     """
     if isinstance(default, (list, dict, set)):
         raise TypeError("use a tuple for sequence defaults so configs stay immutable values")
     metadata = {"help": help, **({"flag": flag} if flag else {})}
+    metadata |= {key: value for key, value in (("low", low), ("high", high)) if value is not None}
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
+
+
+def check_bounds(values: Any) -> None:
+    """A :class:`~zoo.errors.UsageError` for the first field of ``values`` outside its ``low``/``high`` (None passes)."""
+    for f in dataclasses.fields(values):
+        value = getattr(values, f.name)
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        check_range(flag, value, f.metadata.get("low"), f.metadata.get("high"))
+
+
+def check_range(flag: str, value: float | None, low: float | None = None, high: float | None = None) -> None:
+    """A one-line :class:`~zoo.errors.UsageError` naming ``flag`` unless ``value`` is None or a finite number in [low, high]."""
+    import math
+
+    if value is None:
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(f"{flag} must be a finite number, got {value}")
+    if low is not None and value < low:
+        raise UsageError(f"{flag} must be at least {low}, got {value}")
+    if high is not None and value > high:
+        raise UsageError(f"{flag} must be at most {high}, got {value}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,9 +161,12 @@ def convert(raw: Any, annotation: Any) -> Any:
             raise ValueError(f"{raw!r} is not an integer") from None
     if annotation is float:
         try:
-            return float(raw)
+            number = float(raw)
         except (TypeError, ValueError):
             raise ValueError(f"{raw!r} is not a number") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError(f"{raw!r} is not a finite number")
+        return number
     if annotation is str:
         return str(raw)
     raise ValueError(f"fields of type {annotation!r} cannot be set from the command line")

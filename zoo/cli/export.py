@@ -8,6 +8,7 @@ import click
 
 from zoo.cli.options import flags_of, request_fields, run_option, runs_dir_option
 from zoo.errors import UsageError
+from zoo.config import SEED_MAX, check_range
 from zoo.export import ExportOptions
 from zoo.printable import printable
 
@@ -69,7 +70,9 @@ def generate_command(file: str, n: int, seed: int | None, label: int | None, inp
         return
     if input_path is not None:
         raise UsageError(f"--input gives frames to continue, for forecaster graphs; {file} draws from its inputs' distribution")
-    out = out or "generated.png"
+    out = "generated.png" if out is None else out
+    check_range("-n", n, 1, 4096)
+    check_range("--seed", seed, 0, SEED_MAX)
     if not out.lower().endswith(".png"):
         raise UsageError(f"--out must name a .png file, got {out!r}")
     images = generator.generate(n, seed=seed, label=label)

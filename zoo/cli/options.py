@@ -62,6 +62,7 @@ def _click_option(field: dataclasses.Field, hint: Any) -> Callable[[F], F]:
     help = field.metadata["help"]
     if kind is bool:
         return click.option(flag, field.name, is_flag=True, default=field.default, help=help)
+    # bounds (option's low and high) are checked when the request is made, in one line
     if Path in typing.get_args(hint):
         kind = click.Path(dir_okay=False)
     elif typing.get_origin(kind) is typing.Literal:
@@ -71,3 +72,4 @@ def _click_option(field: dataclasses.Field, hint: Any) -> Callable[[F], F]:
 
 def _is_optional(hint: Any) -> bool:
     return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+

@@ -8,7 +8,11 @@ from typing import Any
 import click
 
 from zoo.cli.options import device_option, run_option, runs_dir_option
+from zoo.config import SEED_MAX, check_range
 from zoo.errors import UsageError
+
+MAX_SAMPLES = 4096
+"""The most images one grid (or drawing) holds: 64 x 64 tiles; more are a run of `zoo sample`s."""
 
 
 @click.command("sample")
@@ -38,10 +42,11 @@ def sample_command(name: str, run: str, n: int | None, seed: int | None, label: 
     if input_path is not None and n is not None:
         raise UsageError("--input continues the one sequence it holds; drop -n")
     n = n if n is not None else (4 if sequences else 64)
-    if n < 1:
-        raise UsageError(f"-n must be at least 1, got {n}")
+    check_range("-n", n, 1, MAX_SAMPLES)
+    check_range("--nrow", nrow, 1, MAX_SAMPLES)
+    check_range("--seed", seed, 0, SEED_MAX)
     animated = animate or sequences
-    out = out or ("samples.gif" if animated else "samples.png")
+    out = ("samples.gif" if animated else "samples.png") if out is None else out
     suffix = ".gif" if animated else ".png"
     if not out.lower().endswith(suffix):
         why = " for a sequence model" if sequences else (" with --animate" if animate else "")

@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from zoo import registry
+from zoo.config import check_range
 from zoo.errors import UsageError
 
 DEFAULT_DATASET = "digits"
+MAX_IMAGE_SIZE = 1024
+"""The largest --image-size: a 1024 x 1024 RGB image is 3 MB of pixels, and every image of a set
+is held at that size."""
 
 
 def _dataset_violations(obj: Any) -> list[str]:
@@ -58,8 +62,7 @@ def load_dataset(
     argument = argument or source.default_argument
     if split not in source.splits:
         raise UsageError(f"dataset {base!r} has no split {split!r}; choose one of {', '.join(source.splits)}")
-    if image_size is not None and image_size < 4:
-        raise UsageError(f"--image-size must be at least 4, got {image_size}")
+    check_range("--image-size", image_size, 4, MAX_IMAGE_SIZE)
     if channels not in (None, 1, 3):
         raise UsageError(f"--channels must be 1 or 3, got {channels}")
     if source.needs_data_dir and data_dir is None:

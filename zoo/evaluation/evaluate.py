@@ -33,7 +33,7 @@ from typing import Any, Literal
 from zoo import runs
 from zoo.runs import metrics_log
 from zoo.contract import LikelihoodModel, SequenceModel
-from zoo.config import option
+from zoo.config import SEED_MAX, check_bounds, option
 from zoo.errors import UsageError
 
 CONDITIONAL_NOTE = "given each image's true class label: the bounds are on -log p(x | y)"
@@ -162,13 +162,13 @@ class EvaluateRequest:
         None, "Feature extractor for fid/kid/is/prdc: classifier:DATASET or inception [default: classifier:<dataset>]."
     )
     weights: str | Path | None = option(None, "Weights file for the extractor (inception needs one).")
-    n: int = option(10000, "Generated images for the sample-quality metrics.", flag="-n")
-    batch_size: int = option(250, "Images per generation and extraction batch.")
-    k: int = option(1000, "Importance samples per image for the IWAE bound.", flag="-k")
+    n: int = option(10000, "Generated images for the sample-quality metrics.", flag="-n", low=2, high=1_000_000)
+    batch_size: int = option(250, "Images per generation and extraction batch.", low=1, high=65536)
+    k: int = option(1000, "Importance samples per image for the IWAE bound.", flag="-k", low=1, high=100_000)
     binarization: Literal["dynamic", "threshold"] = option(
         "dynamic", "How greyscale pixels become binary for Bernoulli models: one seeded draw, or > 0.5.", flag="--binarize"
     )
-    seed: int = option(0, "Seed for the binarisation, the latents and the subsets.")
+    seed: int = option(0, "Seed for the binarisation, the latents and the subsets.", low=0, high=SEED_MAX)
     device: str = "auto"
     runs_dir: str | Path | None = None
     command: str | None = None
@@ -176,8 +176,7 @@ class EvaluateRequest:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
+        check_bounds(self)
 
 
 def evaluate_run(request: EvaluateRequest) -> Evaluation:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 from zoo import registry
-from zoo.config import option
+from zoo.config import check_bounds, option
 from zoo.digest import sha256_of
 from zoo.errors import UsageError
 
@@ -106,7 +106,7 @@ class ExportOptions:
     field is also the command's flag; only those set away from their defaults are passed on,
     so an exporter that takes none of them is given none."""
 
-    opset: int | None = option(None, "ONNX opset [default: the exporter's, 18].")
+    opset: int | None = option(None, "ONNX opset [default: the exporter's, 18].", low=7, high=23)
     optimize: bool = option(False, "Save onnxruntime's offline graph optimisation in the file.")
     fp16: bool = option(False, "Float16 weights and compute (for the CUDA provider); checked against PyTorch at 1e-2.")
     int8: bool = option(
@@ -114,6 +114,7 @@ class ExportOptions:
     )
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         if self.fp16 and self.int8:
             raise UsageError("--fp16 and --int8 make two different files; give one")
 

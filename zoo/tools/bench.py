@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-from zoo.config import option
+from zoo.config import check_bounds, option
 from zoo.errors import ZooError
 from zoo.training.options import DEFAULT_BATCH_SIZE
 
@@ -59,9 +59,9 @@ class BenchRequest:
     runs_dir: str | Path | None = None
     batches: tuple[int, ...] = (1, 64)
     """Sampling batch sizes."""
-    train_batch: int | None = option(None, "Training batch [default: the run's].")
-    train_steps: int = option(10, "Timed training steps per precision (after 2 warm-up steps).")
-    min_seconds: float = option(1.0, "Least time spent timing each sampling row.", flag="--seconds")
+    train_batch: int | None = option(None, "Training batch [default: the run's].", low=1, high=65536)
+    train_steps: int = option(10, "Timed training steps per precision (after 2 warm-up steps).", low=1)
+    min_seconds: float = option(1.0, "Least time spent timing each sampling row.", flag="--seconds", low=0.001, high=3600)
     compile: bool = option(False, "Add torch.compile rows (compiling takes a while).")
     device: str = "auto"
 
@@ -70,8 +70,7 @@ class BenchRequest:
 
         if not self.batches or min(self.batches) < 1:
             raise UsageError(f"--batch sizes must be at least 1, got {','.join(map(str, self.batches))}")
-        if self.train_steps < 1 or (self.train_batch is not None and self.train_batch < 1) or not self.min_seconds > 0:
-            raise UsageError("--train-steps and --train-batch must be at least 1, and --seconds positive")
+        check_bounds(self)
 
 
 def bench(request: BenchRequest, log: Callable[[str], None] = lambda line: None) -> list[Row]:

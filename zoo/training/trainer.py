@@ -381,7 +381,7 @@ def _plan(request: TrainRequest, world_size: int, local_rank: int = 0, local_wor
     name, options, dataset = request.name, request.options, request.dataset
     plugin = get_model(name)
     config = config_module.apply_overrides(plugin.Config(), request.overrides)
-    dataset = dataset or plugin.default_dataset
+    dataset = plugin.default_dataset if dataset is None else dataset
     data = load_dataset(
         dataset, split=request.split, data_dir=request.data_dir, image_size=request.image_size, channels=request.channels, download=request.download
     )
