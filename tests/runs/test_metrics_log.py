@@ -32,3 +32,33 @@ def test_damaged_lines_are_skipped_not_fatal(tmp_path):
 
 def test_no_log_reads_as_empty(tmp_path):
     assert metrics_log.read(tmp_path) == [] and runs.last_losses(tmp_path) == {}
+
+
+def test_training_lines_keep_whole_steps_and_numeric_values_only(tmp_path):
+    for entry in ({"step": 2, "loss_d": 0.5, "note": "text"}, {"step": "x", "loss_d": 1.0}, {"step": True}, {"step": 4, "loss_d": [1, 2], "loss_g": float("nan")}):
+        metrics_log.append(tmp_path, entry)
+    assert metrics_log.training_lines(tmp_path) == [{"step": 2, "loss_d": 0.5}, {"step": 4}]
+
+
+WEIRD_LINES = [
+    {"step": "x", "loss_d": "abc"},
+    {"step": 5, "loss_g": None, "loss_d": [1, 2]},
+    {"event": "evaluate", "fid": "bad", "step": "q", "dataset": {"not": "text"}, "floor": [1]},
+    {"step": 6, "time": "noon", "loss_d": {"a": 1}},
+]
+
+
+def test_listing_comparing_and_reporting_survive_lines_of_the_wrong_types(tmp_path, zoo_cli):
+    from zoo.training.trainer import TrainOptions, TrainRequest, train
+
+    request = TrainRequest(
+        "dcgan", overrides=("generator_width=8", "discriminator_width=8"), device="cpu", runs_dir=tmp_path, options=TrainOptions(steps=4, log_every=2, progress=False)
+    )
+    run_dir = train(request).run_dir
+    for entry in WEIRD_LINES:
+        metrics_log.append(run_dir, entry)
+    for args in (["runs", "--runs-dir", str(tmp_path)], ["compare", str(run_dir), str(run_dir)], ["report", str(run_dir), "--out", str(tmp_path / "r.html")]):
+        result = zoo_cli(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        assert "unexpected" not in result.stderr
+    assert "dcgan" in zoo_cli("runs", "--runs-dir", str(tmp_path)).stdout

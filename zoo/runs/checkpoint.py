@@ -98,6 +98,25 @@ def load_training_state(model: Model, folder: Path) -> int:
             state = json.loads(handle.metadata()["zoo"])
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ZooError(f"{path} has no zoo training state in its metadata ({exc}); it was not written by zoo") from None
+    try:
+        return _restore(model, path, state, tensors)
+    except ZooError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise ZooError(
+            f"{path}: its training state is damaged ({type(exc).__name__}: {detail}); "
+            "resume from an earlier checkpoint (remove this one) or train again"
+        ) from None
+
+
+def _restore(model: Model, path: Path, state: Any, tensors: dict[str, torch.Tensor]) -> int:
+    if not isinstance(state, dict) or not isinstance(state.get("optimizers"), dict):
+        raise ZooError(f"{path}: its training state has no optimizers; resume from an earlier checkpoint or train again")
+    if type(state.get("step")) is not int or state["step"] < 0:
+        raise ZooError(f"{path}: its training state's step is {state.get('step')!r}, not a step count; the checkpoint is damaged")
+    if "rng.cpu" not in tensors:
+        raise ZooError(f"{path} holds no rng.cpu state; the checkpoint is damaged")
     for name, optimizer in model.optimizers.items():
         saved = state["optimizers"].get(name)
         if saved is None:
@@ -110,7 +129,7 @@ def load_training_state(model: Model, folder: Path) -> int:
         cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
         if len(cuda_states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda_states)
-    return int(state["step"])
+    return state["step"]
 
 
 def read_safetensors(path: Path, device: torch.device | str) -> dict[str, torch.Tensor]:

@@ -41,5 +41,18 @@ def read(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def training_lines(run_dir: Path) -> list[dict[str, Any]]:
-    """The trainer's step lines: those that are no event (evaluations, warnings)."""
-    return [entry for entry in read(run_dir) if "event" not in entry]
+    """The trainer's step lines: no event (evaluations, warnings) and a whole step number, each
+    with only its numeric values (a damaged value is dropped, never shown or summed)."""
+    return [
+        {key: value for key, value in entry.items() if is_number(value)}
+        for entry in read(run_dir)
+        if "event" not in entry and is_step(entry.get("step"))
+    ]
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) != float("inf")
+
+
+def is_step(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -39,8 +39,14 @@ fields, so a row would only be noise."""
 FLOOR_LABEL = "real vs real (floor)"
 
 
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+is_number = metrics_log.is_number
+
+
+def _text(value: Any) -> str | None:
+    """A string field of a log line as text to show (a damaged one as its repr, escaped)."""
+    from zoo.printable import printable
+
+    return None if value is None else printable(value if isinstance(value, str) else repr(value))
 
 
 @dataclasses.dataclass
@@ -60,10 +66,10 @@ class EvalRecord:
     def from_line(cls, entry: dict[str, Any]) -> "EvalRecord":
         floor = entry.get("floor")
         return cls(
-            dataset=entry.get("dataset"),
-            split=entry.get("split"),
-            extractor=entry.get("extractor"),
-            step=entry.get("step"),
+            dataset=_text(entry.get("dataset")),
+            split=_text(entry.get("split")),
+            extractor=_text(entry.get("extractor")),
+            step=entry.get("step") if metrics_log.is_step(entry.get("step")) else None,
             metrics={k: v for k, v in entry.items() if is_number(v) and k not in EVAL_CONTEXT},
             floor={k: v for k, v in floor.items() if is_number(v)} if isinstance(floor, dict) else {},
             context={k: entry[k] for k in EVAL_CONTEXT if k in entry and k != "step"},
@@ -137,8 +143,8 @@ def summarize(run_dir: str | Path) -> RunSummary:
     run_dir = Path(run_dir).expanduser()
     record = runs.read_record(run_dir)
     log = metrics_log.read(run_dir)
-    training_lines = [e for e in log if "event" not in e and is_number(e.get("step"))]
-    by_step = {int(e["step"]): e for e in training_lines}
+    training_lines = metrics_log.training_lines(run_dir)
+    by_step = {e["step"]: e for e in training_lines}
     checkpoints = list_checkpoints(run_dir)
     last = training_lines[-1] if training_lines else {}
     return RunSummary(
