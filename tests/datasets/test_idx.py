@@ -167,3 +167,29 @@ def test_real_mnist_test_set_is_carved_9000_1000(mnist_dir: Path) -> None:
 def test_real_mnist_resized(mnist_dir: Path) -> None:
     loaded = load_dataset("mnist", split="train", data_dir=mnist_dir, image_size=16)
     assert loaded.images.shape == (9_000, 1, 16, 16)
+
+
+def test_a_gzip_bomb_is_refused_from_its_header_without_decompressing_it(tmp_path: Path) -> None:
+    import gzip
+    import resource
+
+    # a header that announces 60000 x 28 x 28, then a payload that decompresses to 1 GB of zeros:
+    # written as a stream of compressed blocks so the test itself stays small
+    bomb = tmp_path / "t10k-images-idx3-ubyte.gz"
+    header = bytes([0, 0, 0x08, 3]) + np.array([60000, 28, 28], dtype=">u4").tobytes()
+    block = np.zeros(64 * 1024 * 1024, np.uint8).tobytes()
+    with gzip.open(bomb, "wb", compresslevel=1) as f:
+        f.write(header)
+        for _ in range(16):
+            f.write(block)
+    assert bomb.stat().st_size < 10 * 1024**2
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ZooError, match="longer than its header says"):
+        read_idx(bomb, 3)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 400, f"reading grew the process by {grown_mb:.0f} MB"
+
+    huge = tmp_path / "huge.idx"
+    huge.write_bytes(bytes([0, 0, 0x08, 3]) + np.array([4_000_000_000, 28, 28], dtype=">u4").tobytes())
+    with pytest.raises(ZooError, match="announces shape"):
+        read_idx(huge, 3)

@@ -27,28 +27,44 @@ _UBYTE = 0x08
 """The idx type code for unsigned bytes, the only one MNIST-style files use."""
 
 
+MAX_IDX_BYTES = 2 * 1024**3
+"""The largest payload an idx header may announce (MNIST's train images are 47 MB)."""
+
+
 def read_idx(path: Path, ndim: int) -> np.ndarray:
-    """The uint8 array in an idx file with ``ndim`` dimensions; ``ZooError`` if malformed."""
+    """The uint8 array in an idx file with ``ndim`` dimensions; ``ZooError`` if malformed.
+
+    The header is read and checked first, and then exactly the bytes it announces (and one
+    more, to tell a file that runs on): a gzip bomb is never decompressed past its header.
+    """
+    header = 4 + 4 * ndim
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
-            data = f.read()
+            head = f.read(header)
+            dims = _check_header(path, head, ndim)
+            expected = int(np.prod(dims, dtype=np.int64))
+            data = f.read(expected + 1)
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
         raise ZooError(f"cannot read idx file {path}: {exc}") from exc
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ZooError(f"idx file {path} is truncated: {len(data)} bytes, shorter than its header")
-    if data[0] != 0 or data[1] != 0 or data[2] != _UBYTE or data[3] != ndim:
-        raise ZooError(
-            f"{path} is not an idx file of unsigned bytes with {ndim} dimension(s): magic number {data[:4].hex()}, "
-            f"expected 0000{_UBYTE:02x}{ndim:02x}"
-        )
-    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(dims)) + header
     if len(data) != expected:
         state = "truncated" if len(data) < expected else "longer than its header says"
-        raise ZooError(f"idx file {path} is {state}: {len(data)} bytes, expected {expected} for shape {dims}")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+        raise ZooError(f"idx file {path} is {state}: expected {expected + header} bytes for shape {dims}")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
+
+
+def _check_header(path: Path, head: bytes, ndim: int) -> tuple[int, ...]:
+    if len(head) < 4 + 4 * ndim:
+        raise ZooError(f"idx file {path} is truncated: {len(head)} bytes, shorter than its header")
+    if head[0] != 0 or head[1] != 0 or head[2] != _UBYTE or head[3] != ndim:
+        raise ZooError(
+            f"{path} is not an idx file of unsigned bytes with {ndim} dimension(s): magic number {head[:4].hex()}, "
+            f"expected 0000{_UBYTE:02x}{ndim:02x}"
+        )
+    dims = tuple(int(d) for d in np.frombuffer(head, dtype=">u4", count=ndim, offset=4))
+    if int(np.prod(dims, dtype=np.float64)) > MAX_IDX_BYTES:
+        raise ZooError(f"idx file {path} announces shape {dims}, over {MAX_IDX_BYTES:,} bytes; it is damaged or not an image set")
+    return dims
 
 
 class IdxDataset(DatasetSource):
