@@ -118,3 +118,38 @@ def test_printable_escapes_control_and_bidi_characters_and_keeps_the_rest():
     assert printable("a\x1b[31mb\x07\x7f\x9b") == "a\\x1b[31mb\\x07\\x7f\\x9b"
     assert printable("safe\u202eexe.png") == "safe\\u202eexe.png", "a right-to-left override is a format character"
     assert printable("two\nlines") == "two\nlines"
+
+
+def _with_metadata(onnx_file: Path, out: Path, **changes: str) -> Path:
+    import onnx
+
+    model = onnx.load(str(onnx_file))
+    for prop in model.metadata_props:
+        if prop.key in changes:
+            prop.value = changes[prop.key]
+    onnx.save_model(model, str(out))
+    return out
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"zoo.inputs": '[{"name": "latent", "shape": [1000000000000], "dtype": "float32", "distribution": "normal"}]'},
+        {"zoo.inputs": '[{"name": "latent", "shape": [17], "dtype": "float32", "distribution": "normal"}]'},
+        {"zoo.inputs": '[{"name": "other", "shape": [16], "dtype": "float32", "distribution": "normal"}]'},
+        {"zoo.inputs": '[{"name": "latent", "shape": [16], "dtype": "complex128", "distribution": "normal"}]'},
+        {"zoo.inputs": '[{"name": "latent", "shape": [16], "dtype": "float32", "distribution": "cauchy"}]'},
+        {"zoo.inputs": '[{"name": "latent", "shape": [16], "dtype": "float32", "distribution": "categorical:-3"}]'},
+        {"zoo.inputs": '{"name": "latent"}'},
+        {"zoo.inputs": "[]"},
+        {"zoo.image_shape": "[1, 16]"},
+        {"zoo.image_shape": '"big"'},
+        {"zoo.value_range": "[1.0, 0.0]"},
+        {"zoo.value_range": '["a", 1]'},
+    ],
+)
+def test_hostile_metadata_is_one_line_before_anything_is_allocated(onnx_file, zoo_cli, tmp_path, changes):
+    hostile = _with_metadata(onnx_file, tmp_path / "hostile.onnx", **changes)
+    result = zoo_cli("generate", str(hostile), "-n", "2", "--out", str(tmp_path / "g.png"))
+    assert_one_line_error(result, 1, "metadata is", "export the file again")
+    assert not (tmp_path / "g.png").exists()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import math
 import sys
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -110,7 +111,45 @@ def read_metadata(session: Any, path: str | Path) -> dict[str, Any]:
                 found[key[len(METADATA_PREFIX) :]] = value
     if "inputs" not in found or "image_shape" not in found:
         raise ZooError(f"{path} was not exported by zoo (no zoo.inputs / zoo.image_shape metadata); use zoo export")
+    _check_metadata(found, session, path)
     return found
+
+
+INPUT_DTYPES = ("float32", "float16", "int64", "int32")
+
+
+def _check_metadata(found: dict[str, Any], session: Any, path: str | Path) -> None:
+    """Every metadata field generate and forecast rely on, checked against the graph itself
+    before anything is allocated from it: a file's word is not taken for a shape."""
+    from zoo.printable import printable
+
+    def bad(field: str, value: Any) -> ZooError:
+        return ZooError(printable(f"{path}: its zoo.{field} metadata is {value!r:.80}; export the file again with zoo export"))
+
+    def dims(value: Any, count: int | None = None) -> bool:
+        return isinstance(value, list) and (count is None or len(value) == count) and all(type(d) is int and 0 < d <= 65536 for d in value)
+
+    if not dims(found["image_shape"], 3):
+        raise bad("image_shape", found["image_shape"])
+    if "value_range" in found:
+        low_high = found["value_range"]
+        if not (isinstance(low_high, list) and len(low_high) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in low_high) and low_high[0] < low_high[1]):
+            raise bad("value_range", low_high)
+    inputs, graph_inputs = found["inputs"], {i.name: i.shape for i in session.get_inputs()}
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(spec, dict) for spec in inputs):
+        raise bad("inputs", inputs)
+    if sorted(spec.get("name") for spec in inputs if isinstance(spec.get("name"), str)) != sorted(graph_inputs):
+        raise bad("inputs", inputs)
+    for spec in inputs:
+        shape, kind = spec.get("shape"), spec.get("distribution")
+        if not dims(shape) or [d for d in graph_inputs[spec["name"]][1:]] != shape:
+            raise bad("inputs", spec)
+        if spec.get("dtype", "float32") not in INPUT_DTYPES or not isinstance(kind, str):
+            raise bad("inputs", spec)
+        if kind not in ("normal", "uniform"):
+            classes = kind.removeprefix("categorical:")
+            if not (kind.startswith("categorical:") and classes.isdigit() and 0 < int(classes) <= 1_000_000):
+                raise bad("inputs", spec)
 
 
 class OnnxGenerator:
