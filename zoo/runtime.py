@@ -266,6 +266,32 @@ def save_grid(images: np.ndarray, path: str | Path, nrow: int | None = None, val
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
+MAX_DECODED_PIXELS = 50_000_000
+"""The most pixels zoo decodes from one image file (about 7,000 x 7,000), checked from its header first."""
+MAX_FRAMES = 1000
+"""The most frames read from one GIF or folder."""
+
+
+def open_image(path: str | Path) -> Any:
+    """``PIL.Image.open(path)``, refused with a one-line :class:`UsageError` when its header announces
+    more than :data:`MAX_DECODED_PIXELS` (Pillow's own bomb warning, a second stderr line, is replaced by this)."""
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        picture = Image.open(path)
+    width, height = picture.size
+    if width * height > MAX_DECODED_PIXELS:
+        picture.close()
+        raise UsageError(
+            f"{path} is {width} x {height} pixels, more than the {MAX_DECODED_PIXELS:,} zoo decodes from one image; "
+            "shrink it first (a decompression bomb, or a photo far larger than any training size)"
+        )
+    return picture
+
+
 def read_frames(path: str | Path, channels: int, size: int) -> np.ndarray:
     """The frames of an animated GIF, or the images of a folder in name order, as float32 in
     [0, 1] ``(T, channels, size, size)``, resized with Pillow's bilinear filter."""
@@ -278,16 +304,22 @@ def read_frames(path: str | Path, channels: int, size: int) -> np.ndarray:
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
             if not files:
                 raise UsageError(f"{path} holds no image files ({', '.join(FRAME_SUFFIXES)}) to read as frames")
+            if len(files) > MAX_FRAMES:
+                raise UsageError(f"{path} holds {len(files):,} frames; zoo reads at most {MAX_FRAMES:,}")
             pictures = []
             for file in files:
-                with Image.open(file) as picture:
+                with open_image(file) as picture:
                     pictures.append(picture.convert(mode))
         elif path.is_file():
-            with Image.open(path) as animation:
-                pictures = [frame.convert(mode) for frame in ImageSequence.Iterator(animation)]
+            with open_image(path) as animation:
+                pictures = []
+                for frame in ImageSequence.Iterator(animation):
+                    if len(pictures) == MAX_FRAMES:
+                        raise UsageError(f"{path} has more than {MAX_FRAMES:,} frames; zoo reads at most {MAX_FRAMES:,}")
+                    pictures.append(frame.convert(mode))
         else:
             raise UsageError(f"{path} does not exist; give a GIF or a folder of frames")
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
         raise UsageError(f"cannot read frames from {path}: {exc}") from None
     sizes = {picture.size for picture in pictures}
     if len(sizes) > 1:

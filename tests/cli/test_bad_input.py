@@ -82,3 +82,12 @@ def test_bad_option_values_are_one_line_errors_before_any_work(case, zoo_cli, ru
     assert "unexpected" not in result.stderr, result.stderr
     assert_one_line_error(result, 2, fragment)
     assert sorted(tmp_path.rglob("*")) == before, "nothing written"
+
+
+def test_a_folder_that_cannot_be_written_is_one_line_from_the_system(zoo_cli, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    result = zoo_cli("train", "dcgan", "--steps", "2", "--no-progress", "--runs-dir", str(blocker / "runs"))
+    assert "unexpected" not in result.stderr
+    assert_one_line_error(result, 1, "Not a directory", str(blocker))
+    assert blocker.read_text() == "in the way"

@@ -100,3 +100,17 @@ def test_unreadable_image_is_named(tmp_path: Path, content: bytes) -> None:
     with pytest.raises(ZooError) as info:
         load_dataset(f"folder:{tmp_path}")
     assert str(broken) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_an_image_announcing_too_many_pixels_is_refused_before_it_is_decoded(tmp_path):
+    from zoo.errors import UsageError
+    from zoo.runtime import read_frames
+
+    folder = tmp_path / "bomb"
+    folder.mkdir()
+    Image.new("1", (10_000, 10_000)).save(folder / "huge.png")  # 100 M pixels, a few kB on disk
+    assert (folder / "huge.png").stat().st_size < 100_000
+    with pytest.raises(UsageError, match="is 10000 x 10000 pixels, more than the 50,000,000"):
+        load_dataset(f"folder:{folder}")
+    with pytest.raises(UsageError, match="is 10000 x 10000 pixels"):
+        read_frames(folder, 1, 16)

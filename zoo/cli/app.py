@@ -49,6 +49,14 @@ class ZooGroup(click.Group):
 
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
+        except OSError as exc:
+            # the disk is full, a folder is read-only, a file vanished: the system's words, one line
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+            click.echo(f"error: {printable(reason)}{printable(where)}; nothing already written was changed", err=True)
+            ctx.exit(1)
         except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback under --debug
             if ctx.obj and ctx.obj.get("debug"):
                 raise

@@ -9,6 +9,7 @@ import torch
 
 from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest
 from zoo.errors import UsageError, ZooError
+from zoo.runtime import open_image
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -85,7 +86,7 @@ def _read(path: Path, image_size: int, channels: int) -> tuple[np.ndarray, bool]
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:  # its size checked from the header, before a pixel is decoded
             resized = img.size != (image_size, image_size)
             img = ImageOps.exif_transpose(img)  # phone photos store rotation in EXIF
             if img.mode.startswith("I;16"):
