@@ -11,6 +11,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from zoo.digest import sha256_of
 from zoo.errors import ZooError
 from zoo.runs import checkpoint
 from zoo.training.trainer import ResumeRequest, TrainOptions, TrainRequest, resume, train
@@ -35,6 +36,10 @@ def damaged_copy(trained: Path, tmp_path: Path, change) -> Path:
         state = json.loads(handle.metadata()["zoo"])
     state, tensors = change(state, tensors)
     save_file(tensors, str(path), metadata={"zoo": json.dumps(state)})
+    # written so by whatever wrote it: the manifest agrees, so the reader itself must catch it
+    manifest = json.loads((folder / checkpoint.MANIFEST).read_text())
+    manifest["files"][checkpoint.TRAINING] = sha256_of(path)
+    (folder / checkpoint.MANIFEST).write_text(json.dumps(manifest))
     return copy
 
 
@@ -63,3 +68,43 @@ def test_a_damaged_training_state_is_one_error_naming_the_file(trained, tmp_path
         resume(ResumeRequest(run, steps=5, device="cpu", progress=False))
     message = str(caught.value)
     assert checkpoint.TRAINING in message and "\n" not in message
+
+
+def test_a_checkpoint_file_changed_after_it_was_saved_is_refused_by_its_sha256(trained, tmp_path):
+    from zoo import runs
+
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    _, folder = checkpoint.latest_checkpoint(copy)
+    manifest = json.loads((folder / checkpoint.MANIFEST).read_text())
+    assert set(manifest["files"]) == {checkpoint.WEIGHTS, checkpoint.TRAINING} and manifest["step"] == 3
+    weights = folder / checkpoint.WEIGHTS
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one bit of one weight: still a valid safetensors file
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ZooError, match="weights.safetensors is corrupt: its sha256 is not the one recorded"):
+        runs.load(copy)
+    (folder / checkpoint.MANIFEST).write_text("{not json")
+    with pytest.raises(ZooError, match="checkpoint.json is damaged"):
+        runs.load(copy)
+
+
+def test_a_checkpoint_without_a_manifest_still_loads(trained, tmp_path):
+    from zoo import runs
+
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    _, folder = checkpoint.latest_checkpoint(copy)
+    (folder / checkpoint.MANIFEST).unlink()  # as every checkpoint before manifests
+    assert runs.load(copy).step == 3
+
+
+def test_a_temporary_folder_left_by_a_killed_save_is_removed_by_the_next_save(trained, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    stale = copy / "checkpoints" / ".step-00000004.abc123.tmp"
+    stale.mkdir()
+    (stale / checkpoint.WEIGHTS).write_bytes(b"half")
+    resume(ResumeRequest(copy, steps=4, device="cpu", progress=False))
+    assert not stale.exists()
+    assert [step for step, _ in checkpoint.list_checkpoints(copy)] == [3, 4]

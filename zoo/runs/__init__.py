@@ -208,10 +208,8 @@ def load(run_dir: str | Path, device: "torch.device | str" = "cpu", model_name: 
     record = read_record(run_dir)
     if model_name is not None and record.model != model_name:
         raise ZooError(f"{run_dir} is a run of {record.model!r}, not {model_name!r}")
-    from zoo.digest import sha256_of
 
     step, folder = checkpoint.latest_checkpoint(run_dir)
     _, _, model = build_from_record(record, device)
-    digest = sha256_of(folder / checkpoint.WEIGHTS)
-    checkpoint.load_weights(model, folder)
+    digest = checkpoint.load_weights(model, folder)  # verified against the checkpoint's manifest
     return LoadedRun(path=run_dir, record=record, model=model, step=step, checkpoint=folder, weights_sha256=digest)

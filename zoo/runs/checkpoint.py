@@ -25,11 +25,14 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from zoo.atomic import atomic_dir
+from zoo.digest import sha256_of
 from zoo.contract import Model
 from zoo.errors import ZooError
 
 WEIGHTS = "weights.safetensors"
 TRAINING = "training.safetensors"
+MANIFEST = "checkpoint.json"
+"""Written last into a checkpoint: its step and each file's sha256, verified when the file is loaded."""
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -69,13 +72,39 @@ def save(run_dir: Path, model: Model, step: int, keep: int = 2) -> Path:
         tensors, state = _training_state(model)
         state["step"] = step
         save_file(_unshare(tensors), tmp / TRAINING, metadata={"format": "pt", "zoo": json.dumps(state)})
+        manifest = {"step": step, "files": {name: sha256_of(tmp / name) for name in (WEIGHTS, TRAINING)}}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     for _, old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
         _remove(old)
+    # a process killed mid-save leaves its temporary folder; the run is held by this process now
+    for stale in target.parent.glob(".step-*.tmp"):
+        _remove(stale)
     return target
 
 
-def load_weights(model: Model, folder: Path) -> None:
-    """Load ``weights.safetensors`` of a checkpoint folder into ``model.modules``."""
+def verify(folder: Path, name: str) -> str:
+    """The sha256 of ``folder/name``, checked against the checkpoint's manifest (checkpoints
+    from before manifests have none, and are taken as they are)."""
+    digest = sha256_of(folder / name)
+    try:
+        recorded = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"][name]
+    except FileNotFoundError:
+        return digest
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ZooError(f"{folder / MANIFEST} is damaged; resume from an earlier checkpoint (remove this one) or train again") from None
+    if digest != recorded:
+        raise ZooError(
+            f"{folder / name} is corrupt: its sha256 is not the one recorded when it was saved; "
+            "resume from an earlier checkpoint (remove this one) or train again"
+        )
+    return digest
+
+
+def load_weights(model: Model, folder: Path) -> str:
+    """Load ``weights.safetensors`` of a checkpoint folder into ``model.modules``, verified; its sha256."""
+    if not (folder / WEIGHTS).is_file():
+        raise ZooError(f"checkpoint file {folder / WEIGHTS} does not exist")
+    digest = verify(folder, WEIGHTS)
     tensors = read_safetensors(folder / WEIGHTS, model.device)
     for name, module in model.modules.items():
         own = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
@@ -87,11 +116,14 @@ def load_weights(model: Model, folder: Path) -> None:
             f"{folder / WEIGHTS} holds modules {', '.join(unknown)} that this model does not have "
             f"(it has {', '.join(model.modules)}): the checkpoint belongs to another model"
         )
+    return digest
 
 
 def load_training_state(model: Model, folder: Path) -> int:
     """Restore optimizer and RNG state from a checkpoint folder; return its step."""
     path = folder / TRAINING
+    if path.is_file():
+        verify(folder, TRAINING)
     tensors = read_safetensors(path, "cpu")
     try:
         with safe_open(str(path), "pt") as handle:
