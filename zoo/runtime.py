@@ -319,7 +319,7 @@ def read_frames(path: str | Path, channels: int, size: int) -> np.ndarray:
                     pictures.append(frame.convert(mode))
         else:
             raise UsageError(f"{path} does not exist; give a GIF or a folder of frames")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError, SyntaxError) as exc:
         raise UsageError(f"cannot read frames from {path}: {exc}") from None
     sizes = {picture.size for picture in pictures}
     if len(sizes) > 1:

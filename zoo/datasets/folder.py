@@ -94,7 +94,7 @@ def _read(path: Path, image_size: int, channels: int) -> tuple[np.ndarray, bool]
                 img = Image.fromarray((np.asarray(img) >> 8).astype(np.uint8))
             img = img.convert("RGB" if channels == 3 else "L")
             img = ImageOps.fit(img, (image_size, image_size), method=Image.Resampling.LANCZOS)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # UnidentifiedImageError is an OSError
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # Pillow: SyntaxError for a broken PNG
         reason = " ".join(str(exc).split())
         raise ZooError(f"cannot read image {path}: {reason}") from exc
     return np.asarray(img).reshape(image_size, image_size, channels), resized
