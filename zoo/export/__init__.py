@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from zoo import registry
 from zoo.config import check_bounds, option
 from zoo.digest import sha256_of
 from zoo.errors import UsageError
+from zoo.export.quality import QualityCheck
 
 if TYPE_CHECKING:
     from zoo.runs import LoadedRun
@@ -50,20 +51,6 @@ class ExportSource:
 
         folder = loaded.checkpoint
         return cls(loaded.name, graph_name, loaded.path, folder / WEIGHTS, loaded.weights_sha256, loaded.step, loaded.model.data.shape)
-
-
-@dataclasses.dataclass(frozen=True)
-class QualityCheck:
-    """How a lossy variant (int8) of a graph is judged, when value parity cannot judge it.
-
-    ``judge(reference, candidate)`` compares two exported files by what the run's model is for
-    (sample quality, or a forecaster's errors) and returns whether the candidate passes, with
-    lines saying why. ``calibration()``, when given, yields input feeds for a graph whose input
-    is data rather than noise.
-    """
-
-    judge: Callable[[Path, Path], tuple[bool, list[str]]]
-    calibration: Callable[[], Iterable[dict[str, Any]]] | None = None
 
 
 @dataclasses.dataclass

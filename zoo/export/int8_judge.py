@@ -138,7 +138,7 @@ def quality_check(loaded: Any, graph: Any) -> Any:
     """The :class:`~zoo.export.QualityCheck` for a graph of the run ``loaded``: a forecaster
     (its graph takes context frames, data rather than noise) by :func:`forecast_int8`, any
     other graph by :func:`int8_judge`."""
-    from zoo.export import QualityCheck
+    from zoo.export.quality import QualityCheck
 
     if "context_frames" in graph.metadata:
         judge, calibration = forecast_int8(loaded, graph)
