@@ -131,7 +131,7 @@ def _check_metadata(found: dict[str, Any], session: Any, path: str | Path) -> No
 
     if not dims(found["image_shape"], 3):
         raise bad("image_shape", found["image_shape"])
-    if "value_range" in found:
+    if found.get("value_range") is not None:  # None: the graph's outputs are not images (an encoder)
         low_high = found["value_range"]
         if not (isinstance(low_high, list) and len(low_high) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in low_high) and low_high[0] < low_high[1]):
             raise bad("value_range", low_high)

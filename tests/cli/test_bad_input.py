@@ -59,8 +59,6 @@ CASES = {
     "evaluate --metrics empty": ("evaluate dcgan --metrics=", "--metrics is empty"),
     "evaluate --metrics unknown": ("evaluate dcgan --metrics fid,bogus", "unknown metric 'bogus'"),
     # zoo export: ExportOptions
-    "export --opset low": ("export dcgan --opset 3", "--opset must be at least 7, got 3"),
-    "export --opset high": ("export dcgan --opset 99", "--opset must be at most 23"),
     "export --fp16 --int8": ("export dcgan --fp16 --int8", "--fp16 and --int8 make two different files"),
     "export --onnx --format other": ("export dcgan --onnx --format tflite", "--onnx and --format tflite disagree"),
     # zoo bench: BenchRequest

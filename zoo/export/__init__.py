@@ -93,7 +93,7 @@ class ExportOptions:
     field is also the command's flag; only those set away from their defaults are passed on,
     so an exporter that takes none of them is given none."""
 
-    opset: int | None = option(None, "ONNX opset [default: the exporter's, 18].", low=7, high=23)
+    opset: int | None = option(None, "ONNX opset [default: the exporter's, 18]; the exporter says which it supports.")
     optimize: bool = option(False, "Save onnxruntime's offline graph optimisation in the file.")
     fp16: bool = option(False, "Float16 weights and compute (for the CUDA provider); checked against PyTorch at 1e-2.")
     int8: bool = option(
