@@ -14,16 +14,7 @@ from safetensors.torch import save_file
 from zoo.digest import sha256_of
 from zoo.errors import ZooError
 from zoo.runs import checkpoint
-from zoo.training.trainer import ResumeRequest, TrainOptions, TrainRequest, resume, train
-
-TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("runs")
-    request = TrainRequest("dcgan", overrides=TINY, device="cpu", runs_dir=root, options=TrainOptions(steps=3, progress=False))
-    return train(request).run_dir
+from zoo.training.trainer import ResumeRequest, resume
 
 
 def damaged_copy(trained: Path, tmp_path: Path, change) -> Path:

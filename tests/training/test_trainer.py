@@ -89,28 +89,6 @@ def test_batch_order_is_a_seeded_permutation_per_epoch():
         BatchOrder(10, 11, seed=0)
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
-    env = {**os.environ, "ZOO_RUNS_DIR": str(tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "zoo", "train", "dcgan", "--steps", "100000", "--log-every", "2", "--no-progress", *sum((["--set", s] for s in TINY), [])],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    deadline = time.time() + 120
-    while not list(tmp_path.glob("dcgan/*/metrics.jsonl")) and time.time() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    assert "Traceback" not in stderr and "interrupted at step" in stderr
-    run_dir = Path(stdout.strip())
-    step, _ = checkpoint.latest_checkpoint(run_dir)
-    assert 0 < step < 100000
-    assert zoo.load_run(run_dir).sample(2, seed=0).shape == (2, 1, 16, 16)
-
-
 def _train_process(tmp_path: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "ZOO_RUNS_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "zoo", "train", "dcgan", "--log-every", "2", "--no-progress", *sum((["--set", s] for s in TINY), []), *args]
@@ -121,6 +99,24 @@ def _wait_for_log(run_dirs: Path, process: subprocess.Popen) -> None:
     deadline = time.time() + 120
     while not list(run_dirs.glob("dcgan/*/metrics.jsonl")) and time.time() < deadline and process.poll() is None:
         time.sleep(0.2)
+
+
+def _stopped_by(signum: int, run_dirs: Path) -> Path:
+    """A 100000-step run sent ``signum`` once it has logged: it exits 128 + signum, cleanly; its folder."""
+    process = _train_process(run_dirs, "--steps", "100000", "--device", "cpu")
+    _wait_for_log(run_dirs, process)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum, stderr
+    assert "Traceback" not in stderr and "interrupted at step" in stderr
+    return Path(stdout.strip())
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    run_dir = _stopped_by(signal.SIGINT, tmp_path)  # exit 130
+    step, _ = checkpoint.latest_checkpoint(run_dir)
+    assert 0 < step < 100000
+    assert zoo.load_run(run_dir).sample(2, seed=0).shape == (2, 1, 16, 16)
 
 
 def _losses_at(run_dir: Path, step: int) -> dict[str, float]:
@@ -135,13 +131,7 @@ def test_sigterm_saves_a_checkpoint_exits_143_and_the_resumed_run_equals_an_unin
     assert whole.returncode == 0, stderr
     whole_dir = Path(stdout.strip())
 
-    process = _train_process(tmp_path / "stopped", "--steps", "100000", "--device", "cpu")
-    _wait_for_log(tmp_path / "stopped", process)
-    process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=120)
-    assert process.returncode == 143, stderr
-    assert "Traceback" not in stderr and "interrupted at step" in stderr
-    run_dir = Path(stdout.strip())
+    run_dir = _stopped_by(signal.SIGTERM, tmp_path / "stopped")  # exit 143
     step, _ = checkpoint.latest_checkpoint(run_dir)
     assert 0 < step < 38, f"stopped at step {step}: the test needs it early"
 
