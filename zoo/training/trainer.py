@@ -151,7 +151,7 @@ class Trainer:
         # exchange on, so that every rank stops at the same step.
         agreed_stop = False
         stopping = (lambda: self._stop_requested) if group is None else (lambda: agreed_stop)
-        restore_sigint = self._catch_signals()
+        restore_signals = self._catch_signals()
         try:
             for step in range(start_step + 1, self.total_steps + 1):
                 batch = self.data.batch(self.order.indices(step))
@@ -208,7 +208,7 @@ class Trainer:
             if step > start_step:
                 self._save_checkpoint(step)
         finally:
-            restore_sigint()
+            restore_signals()
             bar.close()
             if writer is not None:
                 writer.close()
@@ -298,7 +298,12 @@ class Trainer:
 
         for signum in caught:
             signal.signal(signum, handler)
-        return lambda: [signal.signal(signum, previous[signum]) for signum in caught] and None
+
+        def restore() -> None:
+            for signum in caught:
+                signal.signal(signum, previous[signum])
+
+        return restore
 
 
 def _check_compile(options: TrainOptions, device: torch.device) -> None:
