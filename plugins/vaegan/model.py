@@ -120,6 +120,11 @@ class VAEGANModel(GANModel, LatentModel, LikelihoodModel):
         train_g = not margin or cost <= EQUILIBRIUM + margin
         return train_d, train_g
 
+    @staticmethod
+    def _cost(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> float:
+        """D's mean cross-entropy over the real and the fake images (ln 2 at chance)."""
+        return (F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()).item() / 2
+
     def train_step(self, batch: Batch, step: int) -> dict[str, float]:
         for net in (self.encoder, self.generator, self.discriminator):
             net.train()
@@ -132,9 +137,9 @@ class VAEGANModel(GANModel, LatentModel, LikelihoodModel):
         # D first, on the real batch and the fakes' batch apart (each its own BatchNorm statistics)
         logits_real, logits_fake = self.discriminate(real, None), self.discriminate(fakes.detach(), None)
         loss_d = discriminator_loss(self.loss, logits_real, logits_fake)
-        cost = (F.softplus(-logits_real).mean() + F.softplus(logits_fake).mean()).item() / 2
         right = torch.cat([logits_real > 0, logits_fake < 0]).float().mean().item()
-        train_d, train_g = self.balance(cost)
+        # the rule is off by default: only then is D's cost needed here (and a device sync paid for it)
+        train_d, train_g = self.balance(self._cost(logits_real, logits_fake)) if self.config.margin else (True, True)
         if train_d:
             if self.config.r1_gamma:
                 loss_d = loss_d + self.config.r1_gamma / 2 * r1_penalty(lambda x: self.discriminate(x, None), real)
