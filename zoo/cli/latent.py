@@ -51,13 +51,14 @@ def _png_out(out: str) -> Path:
 @click.option("--out", default="reconstructions.png", show_default=True, help="PNG grid: each original, then its reconstruction.")
 @device_option
 @runs_dir_option
-def reconstruct_command(name: str, run: str, input_path: str, label: int | None, out: str, device: str, runs_dir: str | None) -> None:
+def reconstruct_command(name: str, run: str, input_path: str, label: str | None, out: str, device: str, runs_dir: str | None) -> None:
     """Encode images and decode them again, side by side with the originals."""
     from zoo.images import save_grid
     from zoo.tools.latent import reconstruct, reconstruction_error, side_by_side
 
     out_path = _png_out(out)
     loaded = _latent_run(name, run, runs_dir, device)
+    label = loaded.record.dataset.label(label)
     images, paths = _inputs(input_path, loaded)
     recon = reconstruct(loaded.model, images, label)
     save_grid(side_by_side(images, recon), out_path, nrow=2 * min(len(images), 8))
@@ -77,7 +78,7 @@ def reconstruct_command(name: str, run: str, input_path: str, label: int | None,
 @click.option("--out", default="interpolation.png", show_default=True, help="PNG strip (one row per segment); a GIF is written beside it.")
 @device_option
 @runs_dir_option
-def interpolate_command(name: str, run: str, inputs: tuple[str, ...], seeds: str | None, steps: int, method: str, label: int | None, out: str, device: str, runs_dir: str | None) -> None:
+def interpolate_command(name: str, run: str, inputs: tuple[str, ...], seeds: str | None, steps: int, method: str, label: str | None, out: str, device: str, runs_dir: str | None) -> None:
     """Walk the latent space between images or seeds: a PNG strip and an animated GIF."""
     import torch
 
@@ -86,6 +87,7 @@ def interpolate_command(name: str, run: str, inputs: tuple[str, ...], seeds: str
 
     out_path = _png_out(out)
     loaded = _latent_run(name, run, runs_dir, device)
+    label = loaded.record.dataset.label(label)
     ends = []
     for path in inputs:
         images, _ = _inputs(path, loaded)
@@ -117,7 +119,7 @@ def interpolate_command(name: str, run: str, inputs: tuple[str, ...], seeds: str
 @click.option("--out", default="traversal.png", show_default=True, help="PNG grid, one row per latent dimension.")
 @device_option
 @runs_dir_option
-def traverse_command(name: str, run: str, input_path: str | None, dims: int, span: float, steps: int, label: int | None, out: str, device: str, runs_dir: str | None) -> None:
+def traverse_command(name: str, run: str, input_path: str | None, dims: int, span: float, steps: int, label: str | None, out: str, device: str, runs_dir: str | None) -> None:
     """Latent traversals: one row per dimension, sorted by KL, to see what each one encodes."""
     import torch
 
@@ -129,6 +131,7 @@ def traverse_command(name: str, run: str, input_path: str | None, dims: int, spa
     if dims < 1:
         raise UsageError(f"--dims must be at least 1, got {dims}")
     loaded = _latent_run(name, run, runs_dir, device)
+    label = loaded.record.dataset.label(label)
     if input_path is not None:
         images, _ = _inputs(input_path, loaded)
         labels = label
@@ -160,7 +163,7 @@ def traverse_command(name: str, run: str, input_path: str | None, dims: int, spa
 @click.option("--out", default="latents.safetensors", show_default=True, help="Latent file (safetensors) to write.")
 @device_option
 @runs_dir_option
-def encode_command(name: str, run: str, input_path: str, label: int | None, out: str, device: str, runs_dir: str | None) -> None:
+def encode_command(name: str, run: str, input_path: str, label: str | None, out: str, device: str, runs_dir: str | None) -> None:
     """Compress images to a latent file: float16 posterior means, with size ratio and error."""
     import torch
 
@@ -170,6 +173,7 @@ def encode_command(name: str, run: str, input_path: str, label: int | None, out:
     if out_path.suffix != ".safetensors":
         raise UsageError(f"--out must end in .safetensors, got {out!r}")
     loaded = _latent_run(name, run, runs_dir, device)
+    label = loaded.record.dataset.label(label)
     images, paths = _inputs(input_path, loaded)
     root = Path(input_path) if Path(input_path).is_dir() else Path(input_path).parent
     means = loaded.model.encode(images, label)[0].to(LATENT_DTYPE)

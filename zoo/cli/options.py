@@ -23,7 +23,17 @@ runs_dir_option = click.option(
 )
 run_option = click.option("--run", "run", default="latest", show_default=True, help="Run directory, or latest.")
 device_option = click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.")
-label_option = click.option("--label", type=int, default=None, help="Class label for every image (conditional models).")
+label_option = click.option("--label", default=None, help="Class for every image (conditional models): an index, or a class name of the run's dataset.")
+skip_bad_images_option = click.option(
+    "--skip-bad-images", is_flag=True, help="Leave out image files that cannot be decoded (the run's note lists how many) instead of failing."
+)
+residency_option = click.option(
+    "--data-in-memory/--stream",
+    "residency",
+    default=None,
+    callback=lambda ctx, param, value: "auto" if value is None else ("memory" if value else "stream"),
+    help="Hold a prepared dataset in memory, or stream it from its shards [default: in memory if it fits, see zoo data prepare].",
+)
 input_option = click.option("--input", "input_path", required=True, type=click.Path(), help="An image file or a folder of images.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 no_progress_option = click.option("--no-progress", is_flag=True, help="Hide the progress bar.")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from zoo.cli.options import device_option, run_option, runs_dir_option
+from zoo.cli.options import device_option, label_option, run_option, runs_dir_option
 from zoo.config import SEED_MAX, check_range
 from zoo.errors import UsageError
 
@@ -20,14 +20,14 @@ MAX_SAMPLES = 4096
 @run_option
 @click.option("-n", "n", type=int, default=None, help="Number of images [default: 64], or of sequences to continue for sequence models [default: 4].")
 @click.option("--seed", type=int, default=None, help="Seed for the latents, or for which test sequences to continue [default: random].")
-@click.option("--label", type=int, default=None, help="Class to draw (conditional models only).")
+@label_option
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG grid to write; a .gif with --animate or for sequence models [default: samples.png, samples.gif].")
 @click.option("--nrow", type=int, default=None, help="Images per row [default: square grid].")
 @click.option("--animate", is_flag=True, help="Models that draw step by step (draw): a GIF of every step, and a PNG strip beside it.")
 @click.option("--input", "input_path", type=click.Path(), default=None, help="Sequence models (convlstm): a GIF or a folder of frames to continue [default: sequences from the test split].")
 @device_option
 @runs_dir_option
-def sample_command(name: str, run: str, n: int | None, seed: int | None, label: int | None, out: str | None, nrow: int | None, animate: bool, input_path: str | None, device: str, runs_dir: str | None) -> None:
+def sample_command(name: str, run: str, n: int | None, seed: int | None, label: str | None, out: str | None, nrow: int | None, animate: bool, input_path: str | None, device: str, runs_dir: str | None) -> None:
     """Draw N images from a trained model into a PNG grid (or, with --animate, a GIF of the drawing);
     a sequence model continues N sequences into a GIF, truth on the left, forecast on the right."""
     from zoo import runs
@@ -53,6 +53,7 @@ def sample_command(name: str, run: str, n: int | None, seed: int | None, label: 
         raise UsageError(f"--out must name a {suffix} file{why}, got {out!r}")
     run_dir = runs.find(name, run, runs_dir)
     loaded = runs.load(run_dir, device=pick_device(device), model_name=name)
+    label = loaded.record.dataset.label(label)
     if sequences:
         _continue_sequences(loaded, n, seed, input_path, Path(out))
         click.echo(out)

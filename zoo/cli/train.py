@@ -8,7 +8,16 @@ from typing import Any
 
 import click
 
-from zoo.cli.options import device_option, flags_of, invocation, no_progress_option, request_fields, runs_dir_option
+from zoo.cli.options import (
+    device_option,
+    flags_of,
+    invocation,
+    no_progress_option,
+    request_fields,
+    residency_option,
+    runs_dir_option,
+    skip_bad_images_option,
+)
 from zoo.errors import UsageError
 from zoo.training.options import TrainOptions
 
@@ -25,6 +34,8 @@ RESUME_MAY_SET = {"name", "resume_dir", "steps", "device", "no_progress", "nproc
 @click.option("--download", is_flag=True, help="Download the dataset into --data-dir if it is missing.")
 @click.option("--image-size", type=int, default=None, help="Resize images to this side length [default: the dataset's].")
 @click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="Convert images to 1 or 3 channels.")
+@skip_bad_images_option
+@residency_option
 @flags_of(TrainOptions)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config field (repeatable); see zoo info NAME.")
 @device_option
@@ -79,6 +90,8 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
             data_dir=kw["data_dir"],
             split=kw["split"],
             download=kw["download"],
+            skip_bad_images=kw["skip_bad_images"],
+            residency=kw["residency"],
             image_size=kw["image_size"],
             channels=int(kw["channels"]) if kw["channels"] else None,
             overrides=kw["overrides"],

@@ -14,6 +14,7 @@ from zoo.config import check_range
 from zoo.errors import UsageError
 
 DEFAULT_DATASET = "digits"
+RESIDENCIES = ("auto", "memory", "stream")
 MAX_IMAGE_SIZE = 1024
 """The largest --image-size: a 1024 x 1024 RGB image is 3 MB of pixels, and every image of a set
 is held at that size."""
@@ -45,6 +46,14 @@ def get_source(name: str):
     return source
 
 
+def canonical_name(name: str) -> str:
+    """``name`` as a run records it: ``folder:data`` becomes ``folder:/abs/path/data``."""
+    base, argument = parse_name(name)
+    if argument is None:
+        return name
+    return f"{base}:{get_source(name).canonical_argument(argument)}"
+
+
 def load_dataset(
     name: str = DEFAULT_DATASET,
     *,
@@ -53,10 +62,17 @@ def load_dataset(
     image_size: int | None = None,
     channels: int | None = None,
     download: bool = False,
+    skip_bad_images: bool = False,
+    residency: str = "auto",
 ):
     """Load a split of a registered dataset: an :class:`~zoo.datasets.source.ImageSet`, or a
     :class:`~zoo.datasets.source.SequenceSet` for sequence datasets (:func:`expect_kind` refuses
-    the other kind)."""
+    the other kind).
+
+    ``skip_bad_images``: leave out files that cannot be decoded instead of failing.
+    ``residency``: ``auto``, ``memory`` or ``stream``; where a prepared set's images live while
+    training (see :mod:`zoo.datasets.prepared`). Other sources are always in memory.
+    """
     base, argument = parse_name(name)
     source = get_source(name)
     argument = argument or source.default_argument
@@ -65,6 +81,10 @@ def load_dataset(
     check_range("--image-size", image_size, 4, MAX_IMAGE_SIZE)
     if channels not in (None, 1, 3):
         raise UsageError(f"--channels must be 1 or 3, got {channels}")
+    if residency not in RESIDENCIES:
+        raise UsageError(f"residency must be one of {', '.join(RESIDENCIES)}, got {residency!r}")
+    if residency == "stream" and not source.streams:
+        raise UsageError(f"dataset {base!r} is read into memory; to stream it, run zoo data prepare {name} --out DIR and train on prepared:DIR")
     if source.needs_data_dir and data_dir is None:
         raise UsageError(f"dataset {base!r} is read from local files: pass --data-dir DIR (and --download to fetch it)")
     from zoo.datasets.source import LoadRequest
@@ -72,6 +92,8 @@ def load_dataset(
     request = LoadRequest(
         split=split,
         image_size=image_size or source.default_size,
+        skip_bad_images=skip_bad_images,
+        residency=residency,
         channels=channels or source.default_channels,
         data_dir=Path(data_dir).expanduser() if data_dir is not None else None,
         download=download,

@@ -1,8 +1,27 @@
-"""``folder:PATH``: every image file under a directory, as one unlabelled training set."""
+"""``folder:PATH``: a directory of images as users keep them.
+
+Labels follow torchvision's ``ImageFolder`` convention: when every image lies under a
+subfolder of ``PATH`` (``PATH/<class>/*.jpg``), the subfolders are the classes, in sorted
+order, and the class names travel with the run. A folder holding images directly is one
+unlabelled set.
+
+Splits: ``PATH/train`` (and ``PATH/test`` when present) are used as they are. Otherwise the
+``test`` split is a fixed one image in ten of each class, chosen by a permutation seeded with
+:data:`SPLIT_SEED` over the sorted paths, so every load and every machine holds out the same
+images; ``train`` is the rest. The split is made from the listing, before any image is
+decoded, so skipping an unreadable file never moves another image between splits.
+
+Images are decoded in parallel (DataLoader workers) with a progress bar on a terminal.
+An unreadable file is an error naming it and the count, unless ``--skip-bad-images`` asks to
+train without them (the run's note says how many and which).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -12,6 +31,12 @@ from zoo.errors import UsageError, ZooError
 from zoo.runtime import open_image
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+SPLIT_SEED = 0
+TEST_EVERY = 10
+"""One image in ``TEST_EVERY`` of each class is held out when the folder has no ``test/``."""
+PARALLEL_FROM = 256
+"""Folders with fewer images decode in the main process: starting workers costs more."""
+DECODE_BATCH = 64
 
 
 def find_images(root: Path) -> list[Path]:
@@ -20,34 +45,194 @@ def find_images(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
+@dataclasses.dataclass(frozen=True)
+class FolderSplit:
+    """The files of one split of a folder, and their labels, before any is decoded."""
+
+    paths: list[Path]
+    labels: list[int] | None
+    class_names: tuple[str, ...]
+    how: str
+    """How the split was made, for the run's note."""
+
+
+def list_split(root: Path, split: str, label: str) -> FolderSplit:
+    """The files of ``split`` under ``root``; ``label`` (``folder:PATH``) names it in errors."""
+    if not root.is_dir():
+        state = "is not a directory" if root.exists() else "does not exist"
+        raise ZooError(f"{label}: {root} {state}")
+    train_dir, test_dir = root / "train", root / "test"
+    if train_dir.is_dir():
+        class_names = _classes(train_dir, label)
+        if test_dir.is_dir():
+            base = train_dir if split == "train" else test_dir
+            paths, labels = _listing(base, class_names if class_names else None, label, known=class_names)
+            return FolderSplit(paths, labels, class_names, f"{split}/ as given")
+        root = train_dir
+    class_names = _classes(root, label)
+    paths, labels = _listing(root, class_names if class_names else None, label)
+    train, test = _hold_out(paths, labels)
+    chosen = train if split == "train" else test
+    if split == "test" and not chosen:
+        raise ZooError(
+            f"{label}: {len(paths)} images are too few to hold out a test split (one in {TEST_EVERY} of each class); "
+            f"add images or give {root}/test"
+        )
+    return FolderSplit(
+        [paths[i] for i in chosen],
+        None if labels is None else [labels[i] for i in chosen],
+        class_names,
+        f"{split}: {len(chosen)} of {len(paths)} images, one in {TEST_EVERY} of each class held out for test (seed {SPLIT_SEED})",
+    )
+
+
+def _classes(root: Path, label: str) -> tuple[str, ...]:
+    """Class folder names if every image under ``root`` lies in a subfolder, else ``()``."""
+    if any(p.suffix.lower() in EXTENSIONS and p.is_file() for p in root.iterdir()):
+        return ()
+    return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
+
+
+def _listing(root: Path, class_names: tuple[str, ...] | None, label: str, known: tuple[str, ...] = ()) -> tuple[list[Path], list[int] | None]:
+    if class_names is None:
+        paths = find_images(root)
+        if not paths:
+            raise ZooError(f"{label}: no images found under {root} (looked for {', '.join(EXTENSIONS)} at any depth)")
+        return paths, None
+    names = _classes(root, label) if known else class_names
+    unknown = sorted(set(names) - set(class_names))
+    if unknown:
+        raise ZooError(f"{label}: {root} has class folders that train/ lacks: {', '.join(unknown[:5])}; give both splits the same classes")
+    index = {name: i for i, name in enumerate(class_names)}
+    paths: list[Path] = []
+    labels: list[int] = []
+    for name in names:
+        found = find_images(root / name)
+        if not found:
+            raise ZooError(f"{label}: class folder {root / name} holds no images; add images to it or remove it")
+        paths += found
+        labels += [index[name]] * len(found)
+    if not paths:
+        raise ZooError(f"{label}: no images found under {root} (looked for {', '.join(EXTENSIONS)} at any depth)")
+    return paths, labels
+
+
+def _hold_out(paths: list[Path], labels: list[int] | None) -> tuple[list[int], list[int]]:
+    """Indices of the train and test images: one in TEST_EVERY of each class, seeded."""
+    groups: dict[int, list[int]] = {}
+    for i in range(len(paths)):
+        groups.setdefault(0 if labels is None else labels[i], []).append(i)
+    generator = torch.Generator().manual_seed(SPLIT_SEED)
+    test: list[int] = []
+    for members in groups.values():
+        order = torch.randperm(len(members), generator=generator).tolist()
+        test += [members[j] for j in order[: len(members) // TEST_EVERY]]
+    held = set(test)
+    return [i for i in range(len(paths)) if i not in held], sorted(test)
+
+
 class ImageFolder(DatasetSource):
-    """Images read from ``PATH`` recursively, sorted by path so every load has the same order.
+    """Images read from ``PATH``, with labels from class subfolders (see the module docstring).
 
     Each image is scaled so its short side is the target size, centre-cropped to a square,
-    and converted to greyscale or RGB as asked (alpha is dropped). There is one split,
-    ``train``, holding every image; there are no labels.
+    and converted to greyscale or RGB as asked (alpha is dropped).
     """
 
     name = "folder"
-    summary = "every .png/.jpg/.jpeg/.bmp/.webp under a directory: folder:PATH (unlabelled)"
+    summary = "images under a directory: folder:PATH (class subfolders give labels; train/ and test/ or a 1-in-10 hold-out)"
     default_size = 64
     default_channels = 3
-    splits = ("train",)
     needs_data_dir = False
     takes_argument = True
+
+    @classmethod
+    def canonical_argument(cls, argument: str) -> str:
+        return str(Path(argument).expanduser().resolve())
 
     def load(self, request: LoadRequest) -> ImageSet:
         if not request.argument:
             raise UsageError("dataset 'folder' needs an argument: use folder:PATH")
-        root = Path(request.argument).expanduser()
-        if not root.is_dir():
-            state = "is not a directory" if root.exists() else "does not exist"
-            raise ZooError(f"folder:{request.argument}: {root} {state}")
-        paths = find_images(root)
-        if not paths:
-            raise ZooError(f"folder:{request.argument}: no images found under {root} (looked for {', '.join(EXTENSIONS)})")
-        images, _ = read_images(paths, request.image_size, request.channels)
-        return ImageSet(self.name, request.split, images)
+        label = f"folder:{request.argument}"
+        listing = list_split(Path(request.argument).expanduser(), request.split, label)
+        name = f"folder:{self.canonical_argument(request.argument)}"
+        images, kept, failures = decode_all(listing.paths, request.image_size, request.channels, label)
+        note = listing.how
+        if failures:
+            first, reason = failures[0]
+            if not request.skip_bad_images:
+                raise ZooError(
+                    f"{label}: {len(failures)} of {len(listing.paths)} images cannot be read, the first {first}: {reason}; "
+                    "fix or remove them, or pass --skip-bad-images to train without them"
+                )
+            note += f"; skipped {len(failures)} unreadable images (the first {first})"
+        labels = None
+        if listing.labels is not None:
+            labels = torch.tensor([listing.labels[i] for i in kept], dtype=torch.long)
+        return ImageSet(
+            name, request.split, images, labels,
+            num_classes=len(listing.class_names), note=note, class_names=listing.class_names,
+        )
+
+
+def decode_all(paths: list[Path], image_size: int, channels: int, label: str) -> tuple[torch.Tensor, list[int], list[tuple[Path, str]]]:
+    """Every image at ``paths`` as uint8 ``(N, C, S, S)``, the indices that decoded, and the
+    ``(path, reason)`` of those that did not."""
+    out = np.empty((len(paths), image_size, image_size, channels), dtype=np.uint8)
+    kept: list[int] = []
+    failures: list[tuple[Path, str]] = []
+    for i, image, error in decode(paths, image_size, channels, label):
+        if error is None:
+            out[len(kept)] = image
+            kept.append(i)
+        else:
+            failures.append((paths[i], error))
+    images = torch.from_numpy(out[: len(kept)]).permute(0, 3, 1, 2).contiguous()
+    return images, kept, failures
+
+
+def decode(paths: list[Path], image_size: int, channels: int, label: str = "") -> Iterator[tuple[int, np.ndarray | None, str | None]]:
+    """``(index, HWC uint8 image or None, error or None)`` for every path, in order.
+
+    Large folders are decoded by DataLoader workers, a batch of files each at a time; a
+    progress bar shows on a terminal.
+    """
+    from tqdm import tqdm
+
+    workers = decode_workers() if len(paths) >= PARALLEL_FROM else 0
+    loader = torch.utils.data.DataLoader(
+        _Decoder(paths, image_size, channels),
+        batch_size=DECODE_BATCH,
+        num_workers=workers,
+        collate_fn=list,
+    )
+    with tqdm(total=len(paths), desc=f"reading {label or 'images'}", unit="img", disable=None, leave=False) as bar:
+        for chunk in loader:
+            yield from chunk
+            bar.update(len(chunk))
+
+
+def decode_workers() -> int:
+    """Processes that decode a folder: the CPUs this process may use, at most 8."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(8, cpus))
+
+
+class _Decoder(torch.utils.data.Dataset):
+    def __init__(self, paths: list[Path], image_size: int, channels: int) -> None:
+        self.paths, self.image_size, self.channels = paths, image_size, channels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[int, np.ndarray | None, str | None]:
+        try:
+            return i, _read(self.paths[i], self.image_size, self.channels)[0], None
+        except ZooError as exc:  # the reason alone: the caller names the file
+            reason = str(exc.__cause__) if exc.__cause__ else str(exc).removeprefix(f"{self.paths[i]} ")
+            return i, None, " ".join(reason.split())
 
 
 def read_images(paths: list[Path], image_size: int, channels: int) -> tuple[torch.Tensor, int]:

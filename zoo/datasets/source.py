@@ -34,6 +34,8 @@ class ImageSet:
     num_classes: int = 0
     note: str = ""
     """Anything the user should know about what was loaded (e.g. a split substituted)."""
+    class_names: tuple[str, ...] = ()
+    """The name of each class, by label, where the source has them (``folder:`` class folders)."""
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
@@ -78,6 +80,7 @@ class SequenceSet(ABC):
     note: str = ""
     labels: None = None
     num_classes: int = 0
+    class_names: tuple[str, ...] = ()
 
     @abstractmethod
     def __len__(self) -> int: ...
@@ -121,6 +124,10 @@ class LoadRequest:
     download: bool = False
     argument: str | None = None
     """The ``ARGUMENT`` of ``NAME:ARGUMENT`` names (``folder:PATH``), else None."""
+    skip_bad_images: bool = False
+    """Leave out files that cannot be decoded (and say so in the note) instead of failing."""
+    residency: str = "auto"
+    """``auto``, ``memory`` or ``stream``: for sources that can stream (``streams``)."""
 
 
 class DatasetSource(ABC):
@@ -137,6 +144,14 @@ class DatasetSource(ABC):
     """True for sources named ``NAME:ARGUMENT`` (``folder:PATH``)."""
     default_argument: ClassVar[str | None] = None
     """The ``ARGUMENT`` used when the name has none; None: the argument is required."""
+    streams: ClassVar[bool] = False
+    """True if ``load`` can return a set read from disk batch by batch (``residency``)."""
+
+    @classmethod
+    def canonical_argument(cls, argument: str) -> str:
+        """``argument`` as a run records it, so that it means the same from any folder (a path
+        made absolute). The default keeps it as given."""
+        return argument
 
     @abstractmethod
     def load(self, request: LoadRequest) -> "ImageSet | SequenceSet":

@@ -85,8 +85,9 @@ def train_classifier(
 
     batch_size, lr = TRAIN_BATCH_SIZE, TRAIN_LR
 
-    from zoo.datasets import load_dataset
+    from zoo.datasets import canonical_name, load_dataset
 
+    dataset = canonical_name(dataset)  # folder:PATH keyed by its absolute path, wherever it is run from
     train = load_dataset(dataset, split="train", data_dir=data_dir)
     if train.labels is None or train.num_classes < 2:
         raise UsageError(f"dataset {dataset!r} has no class labels, so zoo cannot train a classifier on it; use --features inception")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.contract import DataSpec
-from zoo.errors import ZooError
+from zoo.errors import UsageError, ZooError
 
 if TYPE_CHECKING:
     from zoo.datasets.source import ImageSet, SequenceSet
@@ -35,17 +35,47 @@ class DatasetRecord:
     """Examples in the split when the run started (resume refuses a dataset that changed)."""
     spec: DataSpec
     note: str = ""
+    class_names: tuple[str, ...] = ()
+    """Each class's name by label, where the dataset has them (``folder:`` class folders)."""
+    skip_bad_images: bool = False
+    residency: str = "auto"
+    """What the run asked for: ``auto``, ``memory`` or ``stream`` (prepared sets)."""
 
     def load(self, split: str | None = None, *, dataset: str | None = None, data_dir: str | Path | None = None) -> "ImageSet | SequenceSet":
         """A split of this dataset (or of ``dataset``, from ``data_dir``), at the run's size and channels."""
         from zoo.datasets import load_dataset
 
-        if dataset is None:
+        own = dataset is None
+        if own:
             dataset, data_dir = self.name, data_dir if data_dir is not None else self.data_dir
-        return load_dataset(dataset, split=split or self.split, data_dir=data_dir, image_size=self.image_size, channels=self.channels)
+        return load_dataset(
+            dataset,
+            split=split or self.split,
+            data_dir=data_dir,
+            image_size=self.image_size,
+            channels=self.channels,
+            skip_bad_images=self.skip_bad_images if own else False,
+            residency=self.residency if own else "auto",
+        )
+
+    def label(self, value: str | int | None) -> int | None:
+        """``--label``: a class index, or a class name of this dataset, as an index (None stays None)."""
+        if value is None:
+            return None
+        text = str(value).strip()
+        if text.lstrip("-").isdigit():
+            index = int(text)
+        elif text in self.class_names:
+            return self.class_names.index(text)
+        else:
+            names = f"one of {', '.join(self.class_names[:20])}" if self.class_names else "a class index"
+            raise UsageError(f"--label {text!r} is not a class of {self.name}; give {names} or an index 0..{self.spec.num_classes - 1}")
+        if not 0 <= index < max(self.spec.num_classes, 1):
+            raise UsageError(f"--label {index} is out of range: {self.name} has {self.spec.num_classes} classes (0..{self.spec.num_classes - 1})")
+        return index
 
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "spec": dataclasses.asdict(self.spec)}
+        return {**dataclasses.asdict(self), "spec": dataclasses.asdict(self.spec), "class_names": list(self.class_names)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +126,9 @@ class RunRecord:
                 size=dataset.get("size", int),
                 spec=data_spec,
                 note=dataset.get("note", (str, type(None)), default="") or "",
+                class_names=_names(dataset.get("class_names", list, default=[]), source),
+                skip_bad_images=dataset.get("skip_bad_images", bool, default=False),
+                residency=dataset.get("residency", str, default="auto"),
             ),
             training=fields.get("training", dict),
             seed=fields.get("seed", int),
@@ -105,6 +138,12 @@ class RunRecord:
             created=fields.get("created", str, default=""),
             schema=fields.get("schema", int, default=0),
         )
+
+
+def _names(values: list[Any], source: Path) -> tuple[str, ...]:
+    if not all(isinstance(v, str) for v in values):
+        raise ZooError(f"{source}: dataset.class_names should be a list of strings; the run's config.json is damaged")
+    return tuple(values)
 
 
 class _Fields:

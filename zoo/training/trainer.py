@@ -35,7 +35,7 @@ from zoo.training import compiling, distributed, guards, precision
 from zoo.training.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS, TrainOptions
 from zoo import config as config_module
 from zoo.contract import Model, SequenceModel
-from zoo.datasets import load_dataset
+from zoo.datasets import canonical_name, load_dataset
 from zoo.datasets.source import ImageSet, SequenceSet
 from zoo.images import save_grid
 from zoo.errors import UsageError, ZooError
@@ -344,6 +344,9 @@ class TrainRequest:
     image_size: int | None = None
     channels: int | None = None
     download: bool = False
+    skip_bad_images: bool = False
+    residency: str = "auto"
+    """``auto``, ``memory`` or ``stream``: where a prepared set's images live (see zoo.datasets.prepared)."""
     overrides: list[str] | tuple[str, ...] = ()
     """``key=value`` settings of the plugin's config."""
     device: str | None = "auto"
@@ -386,9 +389,16 @@ def _plan(request: TrainRequest, world_size: int, local_rank: int = 0, local_wor
     name, options, dataset = request.name, request.options, request.dataset
     plugin = get_model(name)
     config = config_module.apply_overrides(plugin.Config(), request.overrides)
-    dataset = plugin.default_dataset if dataset is None else dataset
+    dataset = canonical_name(plugin.default_dataset if dataset is None else dataset)
     data = load_dataset(
-        dataset, split=request.split, data_dir=request.data_dir, image_size=request.image_size, channels=request.channels, download=request.download
+        dataset,
+        split=request.split,
+        data_dir=request.data_dir,
+        image_size=request.image_size,
+        channels=request.channels,
+        download=request.download,
+        skip_bad_images=request.skip_bad_images,
+        residency=request.residency,
     )
     if plugin.conditional and data.labels is None:
         raise UsageError(f"{name} is class-conditional but dataset {dataset!r} has no labels; pick a labelled dataset")
@@ -446,6 +456,9 @@ def train(request: TrainRequest, on_start: Callable[[Path, ImageSet], None] | No
             size=len(data),
             spec=data.spec,
             note=data.note,
+            class_names=tuple(data.class_names),
+            skip_bad_images=request.skip_bad_images,
+            residency=request.residency,
         ),
         training=training,
         seed=options.seed,
