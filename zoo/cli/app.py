@@ -95,9 +95,9 @@ def main() -> None:
 
 
 def _add_commands() -> None:
-    from zoo.cli import bench, evaluate, export, latent, models, runs, sample, train
+    from zoo.cli import bench, data, evaluate, export, latent, models, runs, sample, train
 
-    for module in (models, train, sample, export, evaluate, latent, runs, bench):
+    for module in (models, train, sample, export, evaluate, latent, runs, bench, data):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -73,10 +73,30 @@ def load_dataset(
     ``residency``: ``auto``, ``memory`` or ``stream``; where a prepared set's images live while
     training (see :mod:`zoo.datasets.prepared`). Other sources are always in memory.
     """
+    source, request = load_request(
+        name, split=split, data_dir=data_dir, image_size=image_size, channels=channels,
+        download=download, skip_bad_images=skip_bad_images, residency=residency,
+    )
+    return source().load(request)
+
+
+def load_request(
+    name: str,
+    *,
+    split: str = "train",
+    data_dir: str | Path | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    download: bool = False,
+    skip_bad_images: bool = False,
+    residency: str = "auto",
+):
+    """The source class registered for ``name`` and the checked
+    :class:`~zoo.datasets.source.LoadRequest` for one of its splits, defaults filled in."""
     base, argument = parse_name(name)
     source = get_source(name)
     argument = argument or source.default_argument
-    if split not in source.splits:
+    if source.splits and split not in source.splits:  # () : the source checks (prepared sets have their own)
         raise UsageError(f"dataset {base!r} has no split {split!r}; choose one of {', '.join(source.splits)}")
     check_range("--image-size", image_size, 4, MAX_IMAGE_SIZE)
     if channels not in (None, 1, 3):
@@ -92,14 +112,14 @@ def load_dataset(
     request = LoadRequest(
         split=split,
         image_size=image_size or source.default_size,
-        skip_bad_images=skip_bad_images,
-        residency=residency,
         channels=channels or source.default_channels,
         data_dir=Path(data_dir).expanduser() if data_dir is not None else None,
         download=download,
         argument=argument,
+        skip_bad_images=skip_bad_images,
+        residency=residency,
     )
-    return source().load(request)
+    return source, request
 
 
 def expect_kind(data, kind: str):

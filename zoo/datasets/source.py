@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -60,6 +60,11 @@ class ImageSet:
         labels = None if self.labels is None else self.labels.to(device)
         return dataclasses.replace(self, images=self.images.to(device), labels=labels)
 
+    def batches(self, indices: "Iterable[torch.Tensor]") -> Iterator[Batch]:
+        """:meth:`batch` of each index tensor in turn (a streamed set reads them ahead)."""
+        for index in indices:
+            yield self.batch(index)
+
     def batch(self, index: torch.Tensor) -> Batch:
         """The images at ``index`` as floats in [0, 1] (on the images' device)."""
         index = index.to(self.images.device)
@@ -101,6 +106,10 @@ class SequenceSet(ABC):
     def to(self, device: torch.device | str) -> "SequenceSet":
         return self
 
+    def batches(self, indices: "Iterable[torch.Tensor]") -> Iterator[Batch]:
+        for index in indices:
+            yield self.batch(index)
+
     def batch(self, index: torch.Tensor) -> Batch:
         """Sequences ``index`` as floats in [0, 1], ``(N, T, C, H, W)``, on the CPU."""
         return Batch(images=self.frames_at(index.cpu()).float().div_(255.0))
@@ -139,6 +148,7 @@ class DatasetSource(ABC):
     """Side length images are resized to unless ``--image-size`` says otherwise."""
     default_channels: ClassVar[int]
     splits: ClassVar[tuple[str, ...]] = ("train", "test")
+    """The splits ``load`` accepts; ``()`` when they vary from one set to another (``prepared:``)."""
     needs_data_dir: ClassVar[bool] = True
     takes_argument: ClassVar[bool] = False
     """True for sources named ``NAME:ARGUMENT`` (``folder:PATH``)."""
@@ -156,6 +166,15 @@ class DatasetSource(ABC):
     @abstractmethod
     def load(self, request: LoadRequest) -> "ImageSet | SequenceSet":
         """Read ``request.split``, resized to ``request.image_size`` squared with ``request.channels``."""
+
+    def pieces(self, request: LoadRequest) -> Iterator[ImageSet]:
+        """The split as consecutive parts, for ``zoo data prepare`` to write out one at a time.
+
+        The default is one part, the whole :meth:`load`; a source of sets larger than memory
+        (``folder:``) yields them a bounded number of images at a time. The last part's
+        ``note`` is the split's.
+        """
+        yield self.load(request)
 
 
 def to_uint8_images(images: torch.Tensor, image_size: int, channels: int) -> torch.Tensor:

@@ -152,9 +152,12 @@ class Trainer:
         agreed_stop = False
         stopping = (lambda: self._stop_requested) if group is None else (lambda: agreed_stop)
         restore_signals = self._catch_signals()
+        batches = None
         try:
-            for step in range(start_step + 1, self.total_steps + 1):
-                batch = self.data.batch(self.order.indices(step))
+            steps = range(start_step + 1, self.total_steps + 1)
+            # a streamed set reads these ahead in worker processes; the order is the same either way
+            batches = self.data.batches(self.order.indices(step) for step in steps)
+            for step, batch in zip(steps, batches):
                 if batch.images.device != self.model.device:
                     batch = dataclasses.replace(
                         batch,
@@ -208,6 +211,8 @@ class Trainer:
             if step > start_step:
                 self._save_checkpoint(step)
         finally:
+            if batches is not None:
+                batches.close()  # a streamed set's workers stop here, however the loop ended
             restore_signals()
             bar.close()
             if writer is not None:
