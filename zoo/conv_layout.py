@@ -9,7 +9,9 @@ Two rules, for two kinds of network:
 * :func:`conv_layout` (the VAE): exact halvings down to a base of 4..8 pixels (28 -> 14 -> 7),
   a shallower network whose likelihood results the VAE's benchmarks were measured with.
 
-Third-party plugins may use either.
+:func:`stage_widths` gives the pyramids' channels: doubling inward from the width, capped
+at :data:`WIDEST` times it, so 128 and 256 pixels add stages without tens of millions of
+parameters. Third-party plugins may use any of these.
 """
 
 from __future__ import annotations
@@ -51,6 +53,18 @@ def pyramid(side: int, model: str) -> tuple[int, ...]:
     while sides[-1] > 4:
         sides.append((sides[-1] + 1) // 2)
     return tuple(reversed(sides))
+
+
+WIDEST = 8
+"""The widest stage, in multiples of the width: DCGAN's 512 = 8 x 64 channels at 64 x 64.
+Above 64 x 64 (the GANs' pyramids) the extra stages keep that width instead of doubling on (a 256 x 256
+generator would otherwise start at 2,048 channels and 48 M parameters), as the
+progressive-growing GANs cap theirs at 512."""
+
+
+def stage_widths(width: int, stages: int, widest: int = WIDEST) -> list[int]:
+    """Channels of each stage from the image inward: ``width``, doubling, at most ``widest x width``."""
+    return [min(width * 2**i, width * widest) for i in range(stages)]
 
 
 def stage_padding(larger: int) -> tuple[int, int]:

@@ -26,7 +26,7 @@ class CGAN(Plugin):
     default_dataset = "digits"
     graphs = ("generator",)
     conditional = True
-    example_shapes = ((1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64))
+    example_shapes = ((1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64), (3, 128, 128))
     precisions = ("fp32", "bf16", "fp16")
 
     def build(self, config: CGANConfig, data: DataSpec, device: "torch.device | str" = "cpu") -> "CGANModel":

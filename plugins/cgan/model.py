@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from zoo.contract import DataSpec
-from zoo.conv_layout import pyramid, stage_padding
+from zoo.conv_layout import WIDEST, pyramid, stage_padding, stage_widths
 from zoo.errors import UsageError
 from zoo.gan.model import GANModel
 from zoo.plugins.cgan.config import CGANConfig
@@ -54,13 +54,13 @@ class Generator(nn.Module):
     def __init__(self, latent_dim: int, width: int, channels: int, side: int, num_classes: int) -> None:
         super().__init__()
         sides = pyramid(side, "cgan")
-        hidden = width * 2 ** (len(sides) - 2)
-        convs = [nn.ConvTranspose2d(latent_dim, hidden, sides[0], 1, 0, bias=False)]
-        norms = [ConditionalBatchNorm2d(hidden, num_classes)]
-        for larger in sides[1:-1]:
-            convs.append(nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, *stage_padding(larger), bias=False))
-            norms.append(ConditionalBatchNorm2d(hidden // 2, num_classes))
-            hidden //= 2
+        widths = stage_widths(width, len(sides) - 1)[::-1]
+        convs = [nn.ConvTranspose2d(latent_dim, widths[0], sides[0], 1, 0, bias=False)]
+        norms = [ConditionalBatchNorm2d(widths[0], num_classes)]
+        for larger, (wide, narrow) in zip(sides[1:-1], zip(widths, widths[1:])):
+            convs.append(nn.ConvTranspose2d(wide, narrow, 4, 2, *stage_padding(larger), bias=False))
+            norms.append(ConditionalBatchNorm2d(narrow, num_classes))
+        hidden = widths[-1]
         self.convs, self.norms = nn.ModuleList(convs), nn.ModuleList(norms)
         self.to_image = nn.ConvTranspose2d(hidden, channels, 4, 2, *stage_padding(side))
         self.latent_dim = latent_dim
@@ -82,10 +82,12 @@ class Discriminator(nn.Module):
         super().__init__()
         sides = pyramid(side, "cgan")
         layers: list[nn.Module] = []
-        previous, hidden = channels, width
-        for larger in reversed(sides[1:]):
-            layers += [spectral_norm(nn.Conv2d(previous, hidden, 4, 2, stage_padding(larger)[0])), nn.LeakyReLU(0.2)]
-            previous, hidden = hidden, hidden * 2
+        # 16 x: the base layer below is twice the widest stride-2 one at 64 x 64
+        *widths, hidden = stage_widths(width, len(sides), widest=2 * WIDEST)
+        previous = channels
+        for larger, wide in zip(reversed(sides[1:]), widths):
+            layers += [spectral_norm(nn.Conv2d(previous, wide, 4, 2, stage_padding(larger)[0])), nn.LeakyReLU(0.2)]
+            previous = wide
         # one more layer at the base resolution widens each feature's view to about the whole
         # image before the sum: phi must tell the classes apart, not only real from fake
         layers += [spectral_norm(nn.Conv2d(previous, hidden, 3, 1, 1)), nn.LeakyReLU(0.2)]

@@ -22,7 +22,7 @@ class DCGAN(Plugin):
     Config = DCGANConfig
     default_dataset = "digits"
     graphs = ("generator",)
-    example_shapes = ((1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64))
+    example_shapes = ((1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64), (3, 128, 128))
     precisions = ("fp32", "bf16", "fp16")
 
     def build(self, config: DCGANConfig, data: DataSpec, device: "torch.device | str" = "cpu") -> "DCGANModel":

@@ -27,7 +27,7 @@ class VAE(Plugin):
     Config: type = VAEConfig
     default_dataset = "digits"
     graphs = ("generator", "encoder")
-    example_shapes = ((1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64))
+    example_shapes = ((1, 16, 16), (1, 28, 28), (3, 32, 32), (3, 64, 64), (3, 128, 128))
     precisions = ("fp32", "bf16", "fp16")
 
     def build(self, config: VAEConfig, data: DataSpec, device: "torch.device | str" = "cpu") -> "VAEModel":

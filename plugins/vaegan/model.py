@@ -49,7 +49,7 @@ from torch import nn
 
 from zoo import densities
 from zoo.contract import Batch, DataSpec, LatentModel, LikelihoodModel
-from zoo.conv_layout import pyramid, stage_padding
+from zoo.conv_layout import pyramid, stage_padding, stage_widths
 from zoo.errors import UsageError
 from zoo.gan.losses import discriminator_loss, generator_loss, r1_penalty
 from zoo.gan.model import GANModel
@@ -66,10 +66,10 @@ class Encoder(nn.Module):
         super().__init__()
         sides = pyramid(side, "vaegan")
         layers: list[nn.Module] = []
-        previous, hidden = channels, width
-        for larger in reversed(sides[1:]):
+        previous = channels
+        for larger, hidden in zip(reversed(sides[1:]), stage_widths(width, len(sides) - 1)):
             layers += [nn.Conv2d(previous, hidden, 4, 2, stage_padding(larger)[0]), nn.LeakyReLU(0.2, True)]
-            previous, hidden = hidden, hidden * 2
+            previous = hidden
         self.convs = nn.Sequential(*layers, nn.Flatten())
         self.head = nn.Linear(previous * sides[0] * sides[0], 2 * latent_dim)
 

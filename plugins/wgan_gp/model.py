@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from zoo.contract import DataSpec
-from zoo.conv_layout import pyramid, stage_padding
+from zoo.conv_layout import pyramid, stage_padding, stage_widths
 from zoo.errors import UsageError
 from zoo.gan.model import GANModel
 from zoo.gan.networks import DCGANGenerator
@@ -38,14 +38,14 @@ class Critic(nn.Module):
         super().__init__()
         sides = pyramid(side, "wgan-gp")
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, stage_padding(side)[0]), nn.LeakyReLU(0.2, True)]
-        hidden = width
-        for larger in reversed(sides[1:-1]):
+        widths = stage_widths(width, len(sides) - 1)
+        for larger, (hidden, wide) in zip(reversed(sides[1:-1]), zip(widths, widths[1:])):
             # the norm's per-channel shift makes a convolution bias redundant
-            layers.append(nn.Conv2d(hidden, hidden * 2, 4, 2, stage_padding(larger)[0], bias=norm == "none"))
+            layers.append(nn.Conv2d(hidden, wide, 4, 2, stage_padding(larger)[0], bias=norm == "none"))
             if norm == "layer":
-                layers.append(nn.GroupNorm(1, hidden * 2))
+                layers.append(nn.GroupNorm(1, wide))
             layers.append(nn.LeakyReLU(0.2, True))
-            hidden *= 2
+        hidden = widths[-1]
         # a bias would cancel in E[D(real)] - E[D(fake)] and never learn
         layers.append(nn.Conv2d(hidden, 1, sides[0], 1, 0, bias=False))
         self.net = nn.Sequential(*layers)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.conv_layout import pyramid, stage_padding
+from zoo.conv_layout import pyramid, stage_padding, stage_widths
 
 
 class DCGANGenerator(nn.Module):
@@ -31,22 +31,21 @@ class DCGANGenerator(nn.Module):
     def __init__(self, latent_dim: int, width: int, channels: int, side: int, name: str) -> None:
         super().__init__()
         sides = pyramid(side, name)
-        hidden = width * 2 ** (len(sides) - 2)
+        widths = stage_widths(width, len(sides) - 1)[::-1]  # widest at the base
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, hidden, sides[0], 1, 0, bias=False),
-            nn.BatchNorm2d(hidden),
+            nn.ConvTranspose2d(latent_dim, widths[0], sides[0], 1, 0, bias=False),
+            nn.BatchNorm2d(widths[0]),
             nn.ReLU(True),
         ]
-        for larger in sides[1:-1]:
+        for larger, (wide, narrow) in zip(sides[1:-1], zip(widths, widths[1:])):
             padding, output_padding = stage_padding(larger)
             layers += [
-                nn.ConvTranspose2d(hidden, hidden // 2, 4, 2, padding, output_padding, bias=False),
-                nn.BatchNorm2d(hidden // 2),
+                nn.ConvTranspose2d(wide, narrow, 4, 2, padding, output_padding, bias=False),
+                nn.BatchNorm2d(narrow),
                 nn.ReLU(True),
             ]
-            hidden //= 2
         padding, output_padding = stage_padding(side)
-        layers += [nn.ConvTranspose2d(hidden, channels, 4, 2, padding, output_padding, bias=False), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, padding, output_padding, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.latent_dim = latent_dim
 
@@ -62,15 +61,15 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, width: int, channels: int, side: int, name: str) -> None:
         super().__init__()
         sides = pyramid(side, name)
+        widths = stage_widths(width, len(sides) - 1)
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, stage_padding(side)[0], bias=False), nn.LeakyReLU(0.2, True)]
-        hidden = width
-        for larger in reversed(sides[1:-1]):
+        for larger, (narrow, wide) in zip(reversed(sides[1:-1]), zip(widths, widths[1:])):
             layers += [
-                nn.Conv2d(hidden, hidden * 2, 4, 2, stage_padding(larger)[0], bias=False),
-                nn.BatchNorm2d(hidden * 2),
+                nn.Conv2d(narrow, wide, 4, 2, stage_padding(larger)[0], bias=False),
+                nn.BatchNorm2d(wide),
                 nn.LeakyReLU(0.2, True),
             ]
-            hidden *= 2
+        hidden = widths[-1]
         layers.append(nn.Conv2d(hidden, 1, sides[0], 1, 0, bias=False))
         # One Sequential, body then head, so the state-dict keys are ``net.<i>.*``.
         self.net = nn.Sequential(*layers)
