@@ -8,8 +8,8 @@ from zoo.gan.config import GANConfig
 
 @dataclass(frozen=True)
 class DCGANConfig(GANConfig):
-    generator_width: int = option(64, "channels of the generator's last hidden layer (ngf); doubles per layer inward")
-    discriminator_width: int = option(64, "channels of the discriminator's first layer (ndf); doubles per layer")
+    generator_width: int = option(64, "channels of the generator's last hidden layer (ngf); doubles per layer inward, up to 8x (512 at the default)")
+    discriminator_width: int = option(64, "channels of the discriminator's first layer (ndf); doubles per layer, up to 8x")
     init_std: float = option(0.02, "standard deviation of the N(0, std) weight initialisation")
     # Measured on MNIST at 2,500 steps (benchmarks/reference_recipes.py, seed 0; recipe 4.99):
     # FID 4.63 at the recipe's 2e-4 for both, 8.79 with TTUR's faster D (1e-4 / 4e-4), 3.20

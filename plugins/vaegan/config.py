@@ -9,9 +9,9 @@ from zoo.gan.config import GANConfig
 @dataclass(frozen=True)
 class VAEGANConfig(GANConfig):
     latent_dim: int = option(32, "size of the latent vector z (the encoder's posterior and the decoder's input)")
-    encoder_width: int = option(64, "channels of the encoder's first convolution; doubles per halving")
-    decoder_width: int = option(64, "channels of the decoder's (generator's) last hidden layer; doubles per layer inward")
-    discriminator_width: int = option(64, "channels of the discriminator's first convolution; doubles per halving")
+    encoder_width: int = option(64, "channels of the encoder's first convolution; doubles per halving, up to 8x")
+    decoder_width: int = option(64, "channels of the decoder's (generator's) last hidden layer; doubles per layer inward, up to 8x")
+    discriminator_width: int = option(64, "channels of the discriminator's first convolution; doubles per halving, up to 8x")
     lr_encoder: float = option(2e-4, "Adam learning rate of the encoder")
     # dcgan's measured optimiser (same generator and discriminator): on MNIST at 1,000 steps
     # these with margin 0 took FID from the authors'-rule run's 33.6 (at 2,500) to 11.1
