@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python benchmarks/gan_stability.py
 	$(BIN)/python benchmarks/reference_recipes.py --jobs 2
 	$(BIN)/python benchmarks/recurrent.py
+	$(BIN)/python benchmarks/data_scale.py
 
 clean:
 	rm -rf $(VENV) runs samples.png
