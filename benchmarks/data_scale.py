@@ -129,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.steps = [2_000, 4_000], 40
-    small, large = min(args.sizes), max(args.sizes)
+    small = min(args.sizes)
     args.work.mkdir(parents=True, exist_ok=True)
     runs_dir = args.work / "runs"
     def training(steps: int) -> list[str]:
