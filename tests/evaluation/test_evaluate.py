@@ -109,7 +109,7 @@ def test_another_dataset_can_be_named_even_without_labels(zoo_cli, vae_run, tmp_
         Image.fromarray(image[0].numpy(), "L").save(folder / f"{i}.png")
     result = zoo_cli("evaluate", "vae", "--run", str(vae_run), "--dataset", f"folder:{folder}", "--split", "train", "--metrics", "nll", "-k", "4", "--no-progress")
     assert result.exit_code == 0, result.stderr
-    assert "on folder train: 5 images" in result.stdout
+    assert f"on folder:{folder.resolve()} train: 5 images" in result.stdout
 
 
 def test_a_conditional_model_says_its_bound_is_given_the_label(zoo_cli, vae_run, tmp_path):

@@ -71,7 +71,8 @@ class DatasetRecord:
             names = f"one of {', '.join(self.class_names[:20])}" if self.class_names else "a class index"
             raise UsageError(f"--label {text!r} is not a class of {self.name}; give {names} or an index 0..{self.spec.num_classes - 1}")
         if not 0 <= index < max(self.spec.num_classes, 1):
-            raise UsageError(f"--label {index} is out of range: {self.name} has {self.spec.num_classes} classes (0..{self.spec.num_classes - 1})")
+            n = self.spec.num_classes
+            raise UsageError(f"--label must be in [0, {n}), got {index}: {self.name} has {n} classes (0..{n - 1})")
         return index
 
     def to_json(self) -> dict[str, Any]:
