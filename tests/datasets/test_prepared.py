@@ -143,7 +143,7 @@ def shard(prepared_dir: Path) -> Path:
         ),
         (
             lambda d: (d / prepared.MANIFEST).write_text(json.dumps({**json.loads((d / prepared.MANIFEST).read_text()), "splits": "x"})),
-            "is damaged; prepare the dataset again",
+            "zoo-dataset.json is damaged (AttributeError",
         ),
     ],
     ids=["missing-shard", "tampered-shard", "tampered-labels", "no-manifest", "manifest-not-json", "newer-schema", "damaged-manifest"],

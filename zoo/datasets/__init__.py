@@ -54,29 +54,11 @@ def canonical_name(name: str) -> str:
     return f"{base}:{get_source(name).canonical_argument(argument)}"
 
 
-def load_dataset(
-    name: str = DEFAULT_DATASET,
-    *,
-    split: str = "train",
-    data_dir: str | Path | None = None,
-    image_size: int | None = None,
-    channels: int | None = None,
-    download: bool = False,
-    skip_bad_images: bool = False,
-    residency: str = "auto",
-):
+def load_dataset(name: str = DEFAULT_DATASET, **options: Any):
     """Load a split of a registered dataset: an :class:`~zoo.datasets.source.ImageSet`, or a
     :class:`~zoo.datasets.source.SequenceSet` for sequence datasets (:func:`expect_kind` refuses
-    the other kind).
-
-    ``skip_bad_images``: leave out files that cannot be decoded instead of failing.
-    ``residency``: ``auto``, ``memory`` or ``stream``; where a prepared set's images live while
-    training (see :mod:`zoo.datasets.prepared`). Other sources are always in memory.
-    """
-    source, request = load_request(
-        name, split=split, data_dir=data_dir, image_size=image_size, channels=channels,
-        download=download, skip_bad_images=skip_bad_images, residency=residency,
-    )
+    the other kind). ``options`` are :func:`load_request`'s."""
+    source, request = load_request(name, **options)
     return source().load(request)
 
 
@@ -92,7 +74,12 @@ def load_request(
     residency: str = "auto",
 ):
     """The source class registered for ``name`` and the checked
-    :class:`~zoo.datasets.source.LoadRequest` for one of its splits, defaults filled in."""
+    :class:`~zoo.datasets.source.LoadRequest` for one of its splits, defaults filled in.
+
+    ``skip_bad_images``: leave out files that cannot be decoded instead of failing.
+    ``residency``: ``auto``, ``memory`` or ``stream``; where a prepared set's images live while
+    training (see :mod:`zoo.datasets.prepared`). Other sources are always in memory.
+    """
     base, argument = parse_name(name)
     source = get_source(name)
     argument = argument or source.default_argument

@@ -96,12 +96,12 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> "Manifest":
-        damaged = f"{where} is damaged; prepare the dataset again with zoo data prepare"
+        again = "prepare the dataset again with zoo data prepare"
         if not isinstance(data, dict):
-            raise ZooError(f"{where} is not a JSON object; {damaged.split('; ')[1]}")
+            raise ZooError(f"{where} is not a JSON object; {again}")
         schema = data.get("schema")
         if not isinstance(schema, int) or isinstance(schema, bool):
-            raise ZooError(f"{where}: schema is missing or not a number; {damaged.split('; ')[1]}")
+            raise ZooError(f"{where}: schema is missing or not a number; {again}")
         if schema > SCHEMA:
             raise ZooError(f"{where} was written by a newer zoo (manifest schema {schema}, this zoo reads up to {SCHEMA}); upgrade zoo to read it")
         try:
@@ -120,9 +120,9 @@ class Manifest:
                 schema=schema,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ZooError(f"{where}: {type(exc).__name__} {exc}: {damaged}") from None
+            raise ZooError(f"{where} is damaged ({type(exc).__name__} {exc}); {again}") from None
         if manifest.channels not in (1, 3) or manifest.image_size < 1 or any(s.count < 0 for s in splits.values()):
-            raise ZooError(f"{where}: impossible sizes or counts: {damaged}")
+            raise ZooError(f"{where} is damaged (impossible sizes or counts); {again}")
         return manifest
 
 
