@@ -83,6 +83,21 @@ def test_a_remote_set_is_fetched_through_litdata_into_the_cache(prepared_dir: Pa
     assert list((isolated_cache / "streams").rglob(prepared.MANIFEST)), "the manifest was fetched into zoo's cache"
 
 
+def test_a_set_prepared_again_at_the_same_url_is_never_read_from_stale_cached_shards(tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "remote"
+    prepared.prepare("digits", out)
+    first = load_dataset(f"prepared:local:{out}", residency="stream").batch(torch.arange(4)).images
+    shutil.rmtree(out)
+    prepared.prepare(f"folder:{class_folder(tmp_path / 'photos')}", out, image_size=16, channels=1)
+    again = load_dataset(f"prepared:local:{out}", residency="stream")
+    assert len(again) == 54 and again.class_names == ("blue", "green", "red")
+    local = load_dataset(f"prepared:{out}", residency="memory")
+    assert torch.equal(again.batch(torch.arange(4)).images, local.batch(torch.arange(4)).images)
+    assert not torch.equal(again.batch(torch.arange(4)).images, first)
+
+
 # ---- bad input: one line each, and nothing half-written
 
 

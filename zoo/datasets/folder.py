@@ -63,13 +63,13 @@ def list_split(root: Path, split: str, label: str) -> FolderSplit:
         raise ZooError(f"{label}: {root} {state}")
     train_dir, test_dir = root / "train", root / "test"
     if train_dir.is_dir():
-        class_names = _classes(train_dir, label)
+        class_names = _classes(train_dir)
         if test_dir.is_dir():
             base = train_dir if split == "train" else test_dir
             paths, labels = _listing(base, class_names if class_names else None, label, known=class_names)
             return FolderSplit(paths, labels, class_names, f"{split}/ as given")
         root = train_dir
-    class_names = _classes(root, label)
+    class_names = _classes(root)
     paths, labels = _listing(root, class_names if class_names else None, label)
     train, test = _hold_out(paths, labels)
     chosen = train if split == "train" else test
@@ -86,7 +86,7 @@ def list_split(root: Path, split: str, label: str) -> FolderSplit:
     )
 
 
-def _classes(root: Path, label: str) -> tuple[str, ...]:
+def _classes(root: Path) -> tuple[str, ...]:
     """Class folder names if every image under ``root`` lies in a subfolder, else ``()``."""
     if any(p.suffix.lower() in EXTENSIONS and p.is_file() for p in root.iterdir()):
         return ()
@@ -99,7 +99,7 @@ def _listing(root: Path, class_names: tuple[str, ...] | None, label: str, known:
         if not paths:
             raise ZooError(f"{label}: no images found under {root} (looked for {', '.join(EXTENSIONS)} at any depth)")
         return paths, None
-    names = _classes(root, label) if known else class_names
+    names = _classes(root) if known else class_names
     unknown = sorted(set(names) - set(class_names))
     if unknown:
         raise ZooError(f"{label}: {root} has class folders that train/ lacks: {', '.join(unknown[:5])}; give both splits the same classes")

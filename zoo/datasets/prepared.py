@@ -213,22 +213,29 @@ class Location:
             self.root = Path(argument).expanduser()
             self.url = None
 
+    def pin(self, manifest_sha256: str) -> None:
+        """Keep a remote set's cached files under its manifest's digest, so that a set prepared
+        again at the same URL (same shard names, new content) is never read from stale copies."""
+        if self.remote:
+            self.root = self.cache / manifest_sha256[:16]
+
     def split_input(self, split: str) -> tuple[str, str | None]:
         """litdata's ``input_dir`` and ``cache_dir`` for one split."""
         if self.remote:
-            return f"{self.url}/{split}", str(self.cache / split)
+            return f"{self.url}/{split}", str(self.root / split)
         return str(self.root / split), None
 
     def fetch(self, relative: str) -> Path:
-        """A file of the set on this machine (fetched into the cache from a remote set)."""
+        """A file of the set on this machine; a remote one is fetched afresh into the cache."""
         local = self.root / relative
         if not self.remote:
             return local
         from litdata.streaming.downloader import get_downloader
 
         local.parent.mkdir(parents=True, exist_ok=True)
+        local.unlink(missing_ok=True)  # the downloaders keep a file that is already there
         try:
-            get_downloader(self.url, str(self.cache), []).download_file(f"{self.url}/{relative}", str(local))
+            get_downloader(self.url, str(self.root), []).download_file(f"{self.url}/{relative}", str(local))
         except Exception as exc:  # every store's client raises its own errors
             raise ZooError(f"prepared:{self.argument}: cannot fetch {relative}: {type(exc).__name__}: {exc}") from None
         return local
@@ -246,7 +253,9 @@ def read_manifest(location: Location) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ZooError(f"{where}: {MANIFEST} cannot be read ({type(exc).__name__}); prepare the dataset again") from None
-    return Manifest.from_json(data, f"{where}/{MANIFEST}")
+    manifest = Manifest.from_json(data, f"{where}/{MANIFEST}")
+    location.pin(sha256_of(path))
+    return manifest
 
 
 def verify(location: Location, manifest: Manifest, split: str) -> None:
