@@ -82,8 +82,10 @@ def test_a_set_larger_than_the_memory_cap_trains_streamed_within_it(tmp_path: Pa
     big = tmp_path / "digits-192"
     manifest = prepared.prepare("digits", big, image_size=192, channels=3)
     pixels_mb = manifest.splits["train"].count * 3 * 192 * 192 / 2**20  # 179 MB; the test split is 20
-    cap_mb = 40.0  # about two of litdata's mapped shards (prepared.CHUNK_BYTES), whatever the set's size
-    assert pixels_mb > 3 * cap_mb
+    # litdata maps the shards it reads: the trainer and each worker hold a few 16 MB ones
+    # (prepared.CHUNK_BYTES), whatever the set's size. Measured growth: 20 to 59 MB.
+    cap_mb = 80.0
+    assert pixels_mb > 2 * cap_mb
     common = ["train", "dcgan", "--dataset", f"prepared:{big}", "--steps", "10", "--batch-size", "8", "--device", "cpu", "--no-progress", *TINY]
     small = peak_rss_mb(*common, "--split", "test", "--stream")
     streamed = peak_rss_mb(*common, "--stream")
