@@ -82,3 +82,35 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     registry._loaded.clear()
     for module in [m for m in sys.modules if m.startswith("thirdparty_")]:
         del sys.modules[module]
+
+
+# -- the hardening battery: bad inputs and injected faults, counted by area ---------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    marker = item.get_closest_marker("battery")
+    if marker is not None:
+        outcome.get_result().user_properties.append(("battery", marker.args[0]))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """One line per area of the battery: how many cases ran and how many failed (a failed case
+    may have reached the CLI's catch-all, printed a traceback or changed a file it should not)."""
+    import collections
+
+    ran: collections.Counter[str] = collections.Counter()
+    failed: collections.Counter[str] = collections.Counter()
+    for outcome in ("passed", "failed", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            area = dict(getattr(report, "user_properties", [])).get("battery")
+            if area is None:
+                continue
+            ran[area] += 1
+            failed[area] += outcome != "passed"
+    if ran:
+        terminalreporter.section("hardening battery")
+        for area in sorted(ran):
+            terminalreporter.write_line(f"{area:<20} {ran[area]:>4} cases, {failed[area]} failed")
+        terminalreporter.write_line(f"{'all':<20} {sum(ran.values()):>4} cases, {sum(failed.values())} failed")

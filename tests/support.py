@@ -19,7 +19,8 @@ def run_zoo(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
 
 
 def assert_one_line_error(result, code: int | tuple[int, ...], *fragments: str) -> None:
-    """A bad-input failure: the expected exit code, one line on stderr, no traceback."""
+    """A bad-input failure: the expected exit code, one line on stderr, no traceback, and not
+    the CLI's catch-all for bugs (``error: unexpected ...``)."""
     codes = code if isinstance(code, tuple) else (code,)
     stderr = result.stderr.strip()
     exit_code = result.exit_code if hasattr(result, "exit_code") else result.returncode
@@ -27,6 +28,7 @@ def assert_one_line_error(result, code: int | tuple[int, ...], *fragments: str) 
     assert "Traceback" not in stderr and "Traceback" not in (result.stdout or "")
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, f"expected one line on stderr, got: {stderr!r}"
+    assert not lines[0].startswith("error: unexpected "), f"reached the catch-all: {lines[0]!r}"
     for fragment in fragments:
         assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
 

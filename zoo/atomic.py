@@ -21,7 +21,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        with naming(target):
+            yield tmp_path
         # mkstemp creates 0600 files; give the result the permissions a plain open() would
         os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
@@ -41,7 +42,8 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        yield tmp
+        with naming(target):
+            yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         if target.exists():
             _remove_tree(target)
@@ -49,6 +51,17 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             _remove_tree(tmp)
+
+
+@contextlib.contextmanager
+def naming(target: Path) -> Iterator[None]:
+    """A failed write that names no file (Pillow's, on a full disk) names the one being written."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
 
 
 def _remove_tree(path: Path) -> None:

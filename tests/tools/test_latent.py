@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -124,12 +126,32 @@ def bad_inputs(tmp_path_factory) -> dict[str, Path]:
     Image.new("L", (SIDE, SIDE), 128).save(root / "fake" / "fine.png")
     (root / "fake" / "notes.png").write_text("a text file with an image's name")
     (root / "notes.txt").write_text("plain text")
+    png = (root / "fake" / "fine.png").read_bytes()
+    (root / "truncated.png").write_bytes(png[: len(png) // 2])
+    (root / "zero-bytes.png").write_bytes(b"")
+    # a chunk of garbage (bad length, type and CRC) between the header and the pixels
+    (root / "garbage-chunk.png").write_bytes(png[:33] + struct.pack(">I", 8) + b"zzZzgarbage!\0\0\0\0" + png[33:])
+    idat = png.index(b"IDAT")
+    length = struct.unpack(">I", png[idat - 4 : idat])[0]
+    stream = bytearray(png)
+    stream[idat + 6 : idat + 12] = b"\xff" * 6  # the pixels' deflate stream broken, its CRC made right again
+    stream[idat + 4 + length : idat + 8 + length] = struct.pack(">I", zlib.crc32(bytes(stream[idat : idat + 4 + length])))
+    (root / "broken-stream.png").write_bytes(bytes(stream))
+    bomb = bytearray(png)
+    bomb[16:24] = struct.pack(">II", 100_000, 100_000)  # a header announcing 10^10 pixels, with a valid CRC
+    bomb[29:33] = struct.pack(">I", zlib.crc32(bytes(bomb[12:29])))
+    (root / "bomb.png").write_bytes(bytes(bomb))
     return {
         "missing": root / "absent",
         "empty-folder": root / "empty",
         "folder-without-images": root / "text-only",
         "text-named-png": root / "fake",
         "text-file": root / "notes.txt",
+        "truncated-png": root / "truncated.png",
+        "zero-byte-png": root / "zero-bytes.png",
+        "garbage-chunk-png": root / "garbage-chunk.png",
+        "broken-stream-png": root / "broken-stream.png",
+        "decompression-bomb-png": root / "bomb.png",
     }
 
 
@@ -139,6 +161,11 @@ BAD_INPUT_MESSAGES = {
     "folder-without-images": ("holds no images",),
     "text-named-png": ("cannot read image", "notes.png"),
     "text-file": ("cannot read image", "notes.txt"),
+    "truncated-png": ("cannot read image", "truncated.png"),
+    "zero-byte-png": ("cannot read image", "zero-bytes.png"),
+    "garbage-chunk-png": ("cannot read image", "garbage-chunk.png"),
+    "broken-stream-png": ("cannot read image", "broken-stream.png", "broken data stream"),
+    "decompression-bomb-png": ("bomb.png", "pixels"),
 }
 
 
@@ -473,6 +500,7 @@ VERBS = {
 }
 
 
+@pytest.mark.battery("input images")
 @pytest.mark.parametrize("case", sorted(BAD_INPUT_MESSAGES))
 @pytest.mark.parametrize("verb", sorted(VERBS))
 def test_bad_input_is_a_one_line_error(vae_run, bad_inputs, zoo_cli, tmp_path, monkeypatch, verb, case):

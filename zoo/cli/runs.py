@@ -8,6 +8,7 @@ import click
 
 from zoo.cli.options import json_option, runs_dir_option
 from zoo.errors import UsageError
+from zoo.printable import printable
 
 
 @click.command("runs")
@@ -19,7 +20,7 @@ def runs_command(name: str | None, runs_dir: str | None, as_json: bool) -> None:
     from zoo import runs
 
     root = runs.runs_root(runs_dir)
-    found = runs.list_runs(root, name)
+    found = runs.list_runs(root, name, warn=lambda message: click.echo(f"warning: {printable(message)}", err=True))
     if as_json:
         click.echo(json.dumps([{**r.__dict__, "path": str(r.path)} for r in found], indent=2))
         return

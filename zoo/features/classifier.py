@@ -19,10 +19,10 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
-from zoo import atomic
+from zoo import atomic, tensor_files
 from zoo.datasets.source import in_order
 from zoo.digest import sha256_of
 from zoo.errors import UsageError, ZooError
@@ -143,7 +143,7 @@ def train_classifier(
         "created": dt.datetime.now(dt.timezone.utc).isoformat(),
     }
     with atomic.atomic_dir(out) as tmp:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / WEIGHTS))
+        tensor_files.save({k: v.contiguous() for k, v in model.state_dict().items()}, tmp / WEIGHTS)
         record["sha256"] = sha256_of(tmp / WEIGHTS)
         (tmp / CONFIG).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return TrainedClassifier(out, record)

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from zoo import atomic
 from zoo.runs.metrics_log import FILE as METRICS  # written and read by metrics_log only
@@ -113,8 +113,10 @@ class RunInfo:
     losses: dict[str, float]
 
 
-def list_runs(root: Path, model_name: str | None = None) -> list[RunInfo]:
-    """Runs under ``root`` (of one model, or all), oldest first; unreadable folders are skipped."""
+def list_runs(root: Path, model_name: str | None = None, warn: Callable[[str], None] | None = None) -> list[RunInfo]:
+    """Runs under ``root`` (of one model, or all), oldest first. Folders without a ``config.json``
+    are not runs and are passed over; a run whose ``config.json`` is damaged is skipped too, and
+    ``warn`` (if given) is told why, so one damaged run never hides the others."""
     from zoo.runs.checkpoint import list_checkpoints
 
     found = []
@@ -127,7 +129,9 @@ def list_runs(root: Path, model_name: str | None = None) -> list[RunInfo]:
         for run_dir in model_dir.iterdir():
             try:
                 record = read_record(run_dir)
-            except ZooError:
+            except ZooError as exc:
+                if warn is not None and (run_dir / CONFIG).exists():
+                    warn(f"skipped a damaged run: {exc}")
                 continue
             checkpoints = list_checkpoints(run_dir)
             found.append(

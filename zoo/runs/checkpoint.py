@@ -22,8 +22,9 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
+from zoo import tensor_files
 from zoo.atomic import atomic_dir
 from zoo.digest import sha256_of
 from zoo.contract import Model
@@ -68,10 +69,10 @@ def save(run_dir: Path, model: Model, step: int, keep: int = 2) -> Path:
             for name, module in model.modules.items()
             for key, tensor in module.state_dict().items()
         }
-        save_file(_unshare(weights), tmp / WEIGHTS, metadata={"format": "pt", "step": str(step)})
+        tensor_files.save(_unshare(weights), tmp / WEIGHTS, metadata={"format": "pt", "step": str(step)})
         tensors, state = _training_state(model)
         state["step"] = step
-        save_file(_unshare(tensors), tmp / TRAINING, metadata={"format": "pt", "zoo": json.dumps(state)})
+        tensor_files.save(_unshare(tensors), tmp / TRAINING, metadata={"format": "pt", "zoo": json.dumps(state)})
         manifest = {"step": step, "files": {name: sha256_of(tmp / name) for name in (WEIGHTS, TRAINING)}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     for _, old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:

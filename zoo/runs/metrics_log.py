@@ -13,12 +13,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from zoo.atomic import naming
+
 FILE = "metrics.jsonl"
 
 
 def append(run_dir: Path, entry: dict[str, Any]) -> None:
     """Add ``entry`` as one line (a single write, so processes appending at once keep whole lines)."""
-    with open(Path(run_dir) / FILE, "a", encoding="utf-8") as handle:
+    path = Path(run_dir) / FILE
+    with naming(path), open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry) + "\n")
 
 

@@ -136,7 +136,7 @@ class LatentFile:
 
 def save_latents(path: Path, encoded: LatentFile) -> int:
     """Write ``encoded`` as safetensors (atomically); return the file's size in bytes."""
-    from safetensors.torch import save_file
+    from zoo import tensor_files
 
     tensors = {"latents": encoded.latents.to(LATENT_DTYPE).contiguous()}
     if encoded.labels is not None:
@@ -150,7 +150,7 @@ def save_latents(path: Path, encoded: LatentFile) -> int:
         "zoo.names": json.dumps(encoded.names),
     }
     with atomic.atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        tensor_files.save(tensors, tmp, metadata=metadata)
     return path.stat().st_size
 
 

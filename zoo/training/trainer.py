@@ -33,6 +33,7 @@ from zoo.runs import checkpoint, metrics_log
 from zoo.runs.record import DatasetRecord, RunRecord
 from zoo.training import compiling, distributed, guards, precision
 from zoo.training.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS, TrainOptions
+from zoo.training.tensorboard_log import TensorBoardLog
 from zoo import config as config_module
 from zoo.contract import Model, SequenceModel
 from zoo.datasets import canonical_name, load_dataset
@@ -139,7 +140,7 @@ class Trainer:
                 f"the run is already at step {start_step}; pass --steps larger than that to train further"
             )
         group = self.group
-        writer = _tensorboard_writer(self.run_dir) if self.main else None
+        writer = TensorBoardLog.open(self.run_dir, warn=self._print_warning) if self.main else None
         bar = tqdm(total=self.total_steps, initial=start_step, disable=not (opts.progress and self.main), unit="step", dynamic_ncols=True)
         # per key: a GAN with n_critic > 1 reports its generator loss only on some steps
         sums: dict[str, float] = {}
@@ -232,7 +233,7 @@ class Trainer:
         if self.main:
             checkpoint.save(self.run_dir, self.model, step, keep=self.options.keep_checkpoints)
 
-    def save_samples(self, step: int, writer: Any = None) -> Path:
+    def save_samples(self, step: int, writer: TensorBoardLog | None = None) -> Path:
         """Draw the grid of ``step`` and write it (rank 0; every rank draws, as its forward may synchronise)."""
         path = self.run_dir / "samples" / f"step-{step:08d}.png"
         if isinstance(self.model, SequenceModel):
@@ -251,20 +252,24 @@ class Trainer:
                 self._log(entry, writer)
         return save_grid(images, path)
 
-    def _warn(self, entry: dict[str, Any], writer: Any) -> None:
-        from tqdm.auto import tqdm
-
+    def _warn(self, entry: dict[str, Any], writer: TensorBoardLog | None) -> None:
         if not self.main:
             return
-        tqdm.write(f"warning: {entry['message']}", file=sys.stderr)
+        self._print_warning(entry["message"])
         self._log(entry, writer)
 
-    def _check_parameters(self, step: int, writer: Any) -> None:
+    @staticmethod
+    def _print_warning(message: str) -> None:
+        from tqdm.auto import tqdm
+
+        tqdm.write(f"warning: {message}", file=sys.stderr)
+
+    def _check_parameters(self, step: int, writer: TensorBoardLog | None) -> None:
         name = guards.nonfinite_parameter(self.model)
         if name is not None:
             self._diverged(step, f"parameter {name} is not finite", writer)
 
-    def _diverged(self, step: int, reason: str, writer: Any) -> None:
+    def _diverged(self, step: int, reason: str, writer: TensorBoardLog | None) -> None:
         """Stop without saving anything more: the newest checkpoint stays the last good one."""
         self._log({"event": "diverged", "step": step, "reason": reason, "time": time.time()}, writer)
         saved = checkpoint.list_checkpoints(self.run_dir)
@@ -278,14 +283,12 @@ class Trainer:
             "Lower the learning rate (--set, see zoo info NAME) and train again"
         )
 
-    def _log(self, entry: dict[str, Any], writer: Any) -> None:
+    def _log(self, entry: dict[str, Any], writer: TensorBoardLog | None) -> None:
         if not self.main:
             return
         metrics_log.append(self.run_dir, entry)
         if writer is not None:
-            for key, value in entry.items():
-                if key not in ("step", "time", "epoch") and isinstance(value, (int, float)):
-                    writer.add_scalar(key, value, entry["step"])
+            writer.add_scalars(entry["step"], {k: v for k, v in entry.items() if k not in ("step", "time", "epoch") and isinstance(v, (int, float))})
 
     def _catch_signals(self) -> Callable[[], None]:
         """First Ctrl-C or SIGTERM (a scheduler's stop): finish the step, checkpoint, stop. A
@@ -327,14 +330,6 @@ def total_steps(options: TrainOptions, batches_per_epoch: int) -> int:
     if steps < 1:
         raise UsageError(f"--steps must be at least 1, got {steps}")
     return steps
-
-
-def _tensorboard_writer(run_dir: Path) -> Any:
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional: pip install 'zoo[tensorboard]'
-        return None
-    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
 
 @dataclasses.dataclass(frozen=True)
