@@ -36,7 +36,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from zoo.atomic import atomic_path
+from zoo.atomic import atomic_path, temporary_prefix
 from zoo.contract import ExportGraph
 from zoo.errors import UsageError, ZooError
 from zoo.exporters import variants
@@ -81,7 +81,8 @@ class ONNXExporter(Exporter):
         check = quality() if int8 else None  # before any work: a run that cannot be judged fails now
         module = graph.module.eval()
         precision = "fp16" if fp16 else "int8" if int8 else "fp32"
-        with atomic_path(out) as tmp, tempfile.TemporaryDirectory(dir=out.parent) as scratch:
+        # the scratch folder is named like atomic_path's files, so a killed export's is cleaned up too
+        with atomic_path(out) as tmp, tempfile.TemporaryDirectory(prefix=temporary_prefix(out), suffix=".tmp", dir=out.parent) as scratch:
             fp32 = Path(scratch) / "fp32.onnx" if (optimize or precision != "fp32") else tmp
             _torch_export(module, graph, fp32, opset)
             model = onnx.load(str(fp32))

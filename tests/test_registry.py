@@ -41,6 +41,7 @@ def test_a_third_party_plugin_is_listed_and_trains(site, runs_dir, zoo_cli):
     assert Path(result.stdout.strip()).parent.name == "small-gan"
 
 
+@pytest.mark.battery("plugins")
 def test_broken_plugins_are_listed_with_their_error_and_do_not_break_other_commands(site, zoo_cli):
     install_distribution(
         site,
@@ -94,6 +95,7 @@ def test_broken_plugins_are_listed_with_their_error_and_do_not_break_other_comma
     assert_one_line_error(zoo_cli("info", "fails-import"), 1, "model 'fails-import' from zoo-broken 1.0 is broken", "cannot import")
 
 
+@pytest.mark.battery("plugins")
 def test_two_distributions_claiming_one_name_are_reported(site, zoo_cli):
     install_distribution(site, "zoo-impostor", {"dcgan": "thirdparty_imp:SmallGAN"}, {"thirdparty_imp": SMALL_GAN})
     lines = [line for line in zoo_cli("list").stdout.splitlines() if line.startswith("dcgan")]
@@ -151,6 +153,7 @@ def test_example_plugin_package_installs_with_pip_and_works(tmp_path):
     assert f"{len(CHECKS)} passed" in kit.stdout
 
 
+@pytest.mark.battery("plugins")
 def test_a_plugin_that_exits_or_raises_anything_at_import_is_broken_not_fatal(site, zoo_cli):
     install_distribution(
         site,
@@ -168,6 +171,7 @@ def test_a_plugin_that_exits_or_raises_anything_at_import_is_broken_not_fatal(si
     assert_one_line_error(zoo_cli("train", "exits-at-import", "--steps", "1"), 1, "model 'exits-at-import' from zoo-exits 1.0 is broken", "SystemExit")
 
 
+@pytest.mark.battery("plugins")
 def test_a_plugin_whose_build_raises_is_named_in_one_line(site, runs_dir, zoo_cli):
     install_distribution(
         site,

@@ -37,6 +37,18 @@ def test_generator_draws_images_of_the_declared_shape(onnx_file):
     assert not np.array_equal(images, generator.generate(5, seed=1))
 
 
+def test_many_images_run_through_the_graph_in_bounded_batches_as_one_run_would_give_them(onnx_file, monkeypatch):
+    from zoo.runtime import GENERATE_BATCH
+
+    generator = OnnxGenerator(onnx_file, device="cpu")
+    whole_run = generator.run
+    fed = []
+    monkeypatch.setattr(generator, "run", lambda feeds: fed.append(len(next(iter(feeds.values())))) or whole_run(feeds))
+    images = generator.generate(2 * GENERATE_BATCH + 88, seed=1)
+    assert fed == [GENERATE_BATCH, GENERATE_BATCH, 88]
+    np.testing.assert_allclose(images, whole_run(generator.draw_inputs(2 * GENERATE_BATCH + 88, seed=1))[0], atol=1e-5)
+
+
 def test_only_onnxruntime_and_numpy_run_the_file(onnx_file, tmp_path):
     site = site_with_only(tmp_path, ["onnxruntime", "numpy"])
     code = (
@@ -87,6 +99,7 @@ def test_one_onnxruntime_distribution_only():
     assert len(installed_onnxruntimes()) == 1, installed_onnxruntimes()
 
 
+@pytest.mark.battery("onnx metadata")
 def test_generate_errors(onnx_file, zoo_cli, tmp_path):
     assert_one_line_error(zoo_cli("generate", str(tmp_path / "missing.onnx")), 1, "does not exist")
     assert_one_line_error(zoo_cli("generate", str(onnx_file), "--label", "3", "--out", str(tmp_path / "x.png")), 2, "unconditional")
@@ -95,6 +108,7 @@ def test_generate_errors(onnx_file, zoo_cli, tmp_path):
     assert_one_line_error(zoo_cli("generate", str(foreign), "--out", str(tmp_path / "x.png")), 1, "cannot load")
 
 
+@pytest.mark.battery("onnx metadata")
 def test_metadata_cannot_drive_the_terminal(onnx_file, zoo_cli, tmp_path):
     """An ESC sequence in a file's metadata is printed escaped, never raw."""
     import onnx
@@ -131,6 +145,7 @@ def _with_metadata(onnx_file: Path, out: Path, **changes: str) -> Path:
     return out
 
 
+@pytest.mark.battery("onnx metadata")
 @pytest.mark.parametrize(
     "changes",
     [

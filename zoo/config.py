@@ -42,13 +42,29 @@ def option(
     return dataclasses.field(default=default, metadata=metadata, **kwargs)
 
 
+_KINDS = {
+    "int": ((int,), "a whole number"), "int | None": ((int,), "a whole number"),
+    "float": ((int, float), "a number"), "float | None": ((int, float), "a number"),
+}
+
+
 def check_bounds(values: Any) -> None:
-    """A :class:`~zoo.errors.UsageError` for the first field of ``values`` outside its ``low``/``high`` (None passes)."""
+    """A :class:`~zoo.errors.UsageError` for the first field of ``values`` of the wrong type (a
+    number given as a string, in a hand-edited record) or outside its ``low``/``high`` (None passes)."""
     for f in dataclasses.fields(values):
         value = getattr(values, f.name)
-        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        if value is None:
             continue
         flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        kind = str(f.type)
+        if kind == "bool" and not isinstance(value, bool):
+            raise UsageError(f"{flag} must be true or false, got {value!r}")
+        if kind in _KINDS:
+            types, what = _KINDS[kind]
+            if isinstance(value, bool) or not isinstance(value, types):
+                raise UsageError(f"{flag} must be {what}, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
         check_range(flag, value, f.metadata.get("low"), f.metadata.get("high"))
 
 

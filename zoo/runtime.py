@@ -152,6 +152,10 @@ def _check_metadata(found: dict[str, Any], session: Any, path: str | Path) -> No
                 raise bad("inputs", spec)
 
 
+GENERATE_BATCH = 256
+"""Images :meth:`OnnxGenerator.generate` runs through the graph at a time: memory stays bounded."""
+
+
 class OnnxGenerator:
     """An exported generator graph, ready to draw images from."""
 
@@ -234,7 +238,11 @@ class OnnxGenerator:
                 f"{self.path.name} is the {self.metadata.get('model')} {self.metadata.get('graph')} graph "
                 f"(outputs {', '.join(outputs)}), not an image generator; export the generator graph to draw images"
             )
-        return self.run(self.draw_inputs(n, seed, label))[0]
+        feeds = self.draw_inputs(n, seed, label)  # all at once, so the images do not depend on GENERATE_BATCH
+        return np.concatenate([
+            self.run({name: value[start : start + GENERATE_BATCH] for name, value in feeds.items()})[0]
+            for start in range(0, n, GENERATE_BATCH)
+        ])
 
 
 def image_grid(images: np.ndarray, nrow: int | None = None, padding: int = 2, value_range: tuple[float, float] = (0.0, 1.0)):

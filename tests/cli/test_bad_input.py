@@ -71,6 +71,7 @@ CASES = {
 }
 
 
+@pytest.mark.battery("options")
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_option_values_are_one_line_errors_before_any_work(case, zoo_cli, runs_dir, tmp_path, monkeypatch):
     command, fragment = CASES[case]
@@ -82,6 +83,7 @@ def test_bad_option_values_are_one_line_errors_before_any_work(case, zoo_cli, ru
     assert sorted(tmp_path.rglob("*")) == before, "nothing written"
 
 
+@pytest.mark.battery("disk full")
 def test_a_folder_that_cannot_be_written_is_one_line_from_the_system(zoo_cli, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("in the way")

@@ -72,6 +72,7 @@ def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path: Path) -> None:
     assert int(image[0, 0, 0, 0]) == 40000 >> 8
 
 
+@pytest.mark.battery("datasets")
 def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ZooError, match="does not exist"):
         load_dataset(f"folder:{tmp_path / 'absent'}")
@@ -80,6 +81,7 @@ def test_missing_folder(tmp_path: Path) -> None:
         load_dataset(f"folder:{tmp_path / 'file.png'}")
 
 
+@pytest.mark.battery("datasets")
 def test_no_images_lists_extensions(tmp_path: Path) -> None:
     (tmp_path / "readme.txt").write_text("nothing here")
     with pytest.raises(ZooError) as info:
@@ -88,6 +90,7 @@ def test_no_images_lists_extensions(tmp_path: Path) -> None:
     assert "no images found" in message and ".png" in message and ".jpeg" in message and "\n" not in message
 
 
+@pytest.mark.battery("datasets")
 @pytest.mark.parametrize("content", [b"this is not a png", b"truncated"])
 def test_unreadable_image_is_named(tmp_path: Path, content: bytes) -> None:
     solid(tmp_path / "fine.png", RED)
@@ -102,6 +105,7 @@ def test_unreadable_image_is_named(tmp_path: Path, content: bytes) -> None:
     assert str(broken) in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.battery("datasets")
 def test_an_image_announcing_too_many_pixels_is_refused_before_it_is_decoded(tmp_path):
     from zoo.errors import UsageError
     from zoo.runtime import read_frames

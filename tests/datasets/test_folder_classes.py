@@ -61,6 +61,7 @@ def test_train_and_test_subfolders_are_used_as_given(tmp_path: Path) -> None:
     assert sorted(test.labels.tolist()) == [0, 0, 2, 2]  # indexed by train's classes
 
 
+@pytest.mark.battery("datasets")
 def test_a_test_folder_with_a_class_train_lacks_is_refused(tmp_path: Path) -> None:
     class_folder(tmp_path / "set" / "train", 2, names=("red",))
     class_folder(tmp_path / "set" / "test", 2, names=("red", "blue"))
@@ -68,12 +69,14 @@ def test_a_test_folder_with_a_class_train_lacks_is_refused(tmp_path: Path) -> No
         load_dataset(f"folder:{tmp_path / 'set'}", split="test", image_size=8)
 
 
+@pytest.mark.battery("datasets")
 def test_too_few_images_to_hold_out_a_test_split(tmp_path: Path) -> None:
     root = class_folder(tmp_path / "few", 3)
     with pytest.raises(ZooError, match="too few to hold out a test split"):
         load_dataset(f"folder:{root}", split="test", image_size=8)
 
 
+@pytest.mark.battery("datasets")
 def test_an_empty_class_folder_is_named(tmp_path: Path) -> None:
     root = class_folder(tmp_path / "photos", 3)
     (root / "cats").mkdir()
@@ -81,6 +84,7 @@ def test_an_empty_class_folder_is_named(tmp_path: Path) -> None:
         load_dataset(f"folder:{root}", image_size=8)
 
 
+@pytest.mark.battery("datasets")
 def test_corrupt_jpegs_are_counted_and_the_first_named_or_skipped_when_asked(tmp_path: Path) -> None:
     root = class_folder(tmp_path / "photos", 4, ext=".jpg")
     for bad in (root / "red" / "0001.jpg", root / "blue" / "0002.jpg"):

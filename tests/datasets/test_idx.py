@@ -169,6 +169,7 @@ def test_real_mnist_resized(mnist_dir: Path) -> None:
     assert loaded.images.shape == (9_000, 1, 16, 16)
 
 
+@pytest.mark.battery("datasets")
 def test_a_gzip_bomb_is_refused_from_its_header_without_decompressing_it(tmp_path: Path) -> None:
     import gzip
     import resource

@@ -101,6 +101,7 @@ def test_a_set_prepared_again_at_the_same_url_is_never_read_from_stale_cached_sh
 # ---- bad input: one line each, and nothing half-written
 
 
+@pytest.mark.battery("datasets")
 def test_prepare_refuses_a_folder_that_is_not_empty_and_leaves_it_alone(tmp_path: Path, zoo_cli) -> None:
     photos = class_folder(tmp_path / "photos", 2)
     out = tmp_path / "out"
@@ -111,6 +112,7 @@ def test_prepare_refuses_a_folder_that_is_not_empty_and_leaves_it_alone(tmp_path
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
 
 
+@pytest.mark.battery("datasets")
 @pytest.mark.parametrize(
     "make, fragment",
     [
@@ -144,6 +146,7 @@ def shard(prepared_dir: Path) -> Path:
     return next((prepared_dir / "train").glob("chunk-*.bin"))
 
 
+@pytest.mark.battery("datasets")
 @pytest.mark.parametrize(
     "damage, fragment",
     [

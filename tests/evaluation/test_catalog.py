@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from zoo.evaluation.catalog import portable_command
 
 
@@ -31,6 +33,7 @@ for i in range(25):
 """
 
 
+@pytest.mark.battery("concurrency")
 def test_four_processes_recording_at_once_lose_no_entry(tmp_path: Path):
     import json
     import subprocess

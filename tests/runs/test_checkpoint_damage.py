@@ -40,6 +40,7 @@ def drop(mapping, key):
     return mapping
 
 
+@pytest.mark.battery("damaged runs")
 @pytest.mark.parametrize(
     ("change", "named"),
     [
@@ -61,6 +62,7 @@ def test_a_damaged_training_state_is_one_error_naming_the_file(trained, tmp_path
     assert checkpoint.TRAINING in message and "\n" not in message
 
 
+@pytest.mark.battery("damaged runs")
 def test_a_checkpoint_file_changed_after_it_was_saved_is_refused_by_its_sha256(trained, tmp_path):
     from zoo import runs
 
@@ -90,6 +92,7 @@ def test_a_checkpoint_without_a_manifest_still_loads(trained, tmp_path):
     assert runs.load(copy).step == 3
 
 
+@pytest.mark.battery("faults")
 def test_a_temporary_folder_left_by_a_killed_save_is_removed_by_the_next_save(trained, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(trained, copy)

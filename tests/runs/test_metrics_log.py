@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from zoo import runs
 from zoo.runs import metrics_log
 
@@ -17,6 +19,7 @@ def test_appended_entries_read_back_in_order_and_training_lines_skip_events(tmp_
     assert (tmp_path / runs.METRICS).read_text().count("\n") == 3, "one line per entry"
 
 
+@pytest.mark.battery("metrics log")
 def test_damaged_lines_are_skipped_not_fatal(tmp_path):
     good = [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}]
     (tmp_path / runs.METRICS).write_bytes(
@@ -34,6 +37,7 @@ def test_no_log_reads_as_empty(tmp_path):
     assert metrics_log.read(tmp_path) == [] and runs.last_losses(tmp_path) == {}
 
 
+@pytest.mark.battery("metrics log")
 def test_training_lines_keep_whole_steps_and_numeric_values_only(tmp_path):
     for entry in ({"step": 2, "loss_d": 0.5, "note": "text"}, {"step": "x", "loss_d": 1.0}, {"step": True}, {"step": 4, "loss_d": [1, 2], "loss_g": float("nan")}):
         metrics_log.append(tmp_path, entry)
@@ -48,6 +52,7 @@ WEIRD_LINES = [
 ]
 
 
+@pytest.mark.battery("metrics log")
 def test_listing_comparing_and_reporting_survive_lines_of_the_wrong_types(tmp_path, zoo_cli):
     from zoo.training.trainer import TrainOptions, TrainRequest, train
 

@@ -40,6 +40,7 @@ def test_a_record_from_before_the_schema_reads_as_version_0_and_still_loads(run_
     assert runs.load(copy).step == 3, "the trained fixture's steps"
 
 
+@pytest.mark.battery("damaged runs")
 @pytest.mark.parametrize(
     "damage, named",
     [
@@ -60,6 +61,7 @@ def test_a_damaged_record_is_one_error_naming_the_key(run_dir, damage, named):
     assert "config.json" in str(caught.value) and "\n" not in str(caught.value)
 
 
+@pytest.mark.battery("damaged runs")
 def test_resume_refuses_damaged_training_settings_before_building_anything(run_dir, tmp_path):
     copy = tmp_path / "damaged"
     copy.mkdir()

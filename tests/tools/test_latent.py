@@ -325,6 +325,7 @@ def test_traverse_has_one_row_per_dimension(vae_run, runs_root, inputs, zoo_cli,
         assert image.size == grid_size(2 * 4, 4)
 
 
+@pytest.mark.battery("options")
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [("--dims", "0", "--dims must be at least 1"), ("--span", "0", "--span must be positive"), ("--steps", "1", "--steps must be at least 2")],
@@ -433,6 +434,7 @@ def test_decode_refuses_an_image_suffix_other_than_png(vae_run, inputs, zoo_cli,
     assert not (tmp_path / "grid.jpg").exists()
 
 
+@pytest.mark.battery("latent files")
 def test_decode_refuses_latents_of_another_checkpoint(vae_run, inputs, zoo_cli, tmp_path):
     copy = tmp_path / "vae-copy"
     shutil.copytree(vae_run, copy)
@@ -446,6 +448,7 @@ def test_decode_refuses_latents_of_another_checkpoint(vae_run, inputs, zoo_cli, 
     assert not (tmp_path / "after.png").exists()
 
 
+@pytest.mark.battery("latent files")
 def test_decode_refuses_files_that_are_not_latents(vae_run, inputs, zoo_cli, tmp_path):
     out = str(tmp_path / "x.png")
     missing = zoo_cli("decode", str(tmp_path / "none.safetensors"), "--out", out)
@@ -510,6 +513,7 @@ def test_bad_input_is_a_one_line_error(vae_run, bad_inputs, zoo_cli, tmp_path, m
     assert not list(tmp_path.iterdir()), "a refused command writes nothing"
 
 
+@pytest.mark.battery("options")
 @pytest.mark.parametrize(
     ("verb", "out", "message"),
     [
@@ -542,6 +546,7 @@ def files_under(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
 
 
+@pytest.mark.battery("paths")
 @pytest.mark.parametrize(
     "names",
     [
@@ -566,6 +571,7 @@ def test_decode_never_writes_outside_out_whatever_names_the_file_gives(vae_run, 
     assert not Path("/tmp/zoo-escaped-absolute.png").exists()
 
 
+@pytest.mark.battery("paths")
 def test_decode_refuses_a_name_that_leads_out_through_a_link(vae_run, inputs, zoo_cli, tmp_path):
     codes = tmp_path / "codes.safetensors"
     encode(zoo_cli, vae_run, inputs / "d0.png", codes)
@@ -578,6 +584,7 @@ def test_decode_refuses_a_name_that_leads_out_through_a_link(vae_run, inputs, zo
     assert list(elsewhere.iterdir()) == []
 
 
+@pytest.mark.battery("latent files")
 @pytest.mark.parametrize(
     ("metadata", "named"),
     [
@@ -597,6 +604,7 @@ def test_a_damaged_latent_file_is_one_line_naming_the_field(vae_run, inputs, zoo
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.battery("latent files")
 def test_decode_refuses_latents_of_the_wrong_width(vae_run, inputs, zoo_cli, tmp_path):
     from safetensors.torch import save_file
 

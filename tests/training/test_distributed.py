@@ -146,6 +146,7 @@ def test_the_shards_of_the_ranks_are_disjoint_and_cover_the_global_batch() -> No
         assert torch.equal(torch.cat(shards), alone.indices(step))
 
 
+@pytest.mark.battery("options")
 @pytest.mark.parametrize(
     "args, env, fragment",
     [
@@ -176,6 +177,7 @@ def test_a_run_failing_on_every_process_ends_with_one_error_line_and_no_torchrun
         assert noise not in result.stderr
 
 
+@pytest.mark.battery("signals")
 def test_ctrl_c_stops_every_process_at_one_step_with_a_checkpoint(tmp_path: Path) -> None:
     # Ctrl-C in a terminal reaches the whole foreground process group: zoo (torchrun's agent) and the ranks
     process = subprocess.Popen(

@@ -112,6 +112,7 @@ def _stopped_by(signum: int, run_dirs: Path) -> Path:
     return Path(stdout.strip())
 
 
+@pytest.mark.battery("signals")
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     run_dir = _stopped_by(signal.SIGINT, tmp_path)  # exit 130
     step, _ = checkpoint.latest_checkpoint(run_dir)
@@ -124,6 +125,7 @@ def _losses_at(run_dir: Path, step: int) -> dict[str, float]:
     return {key: value for key, value in line.items() if key.startswith("loss")}
 
 
+@pytest.mark.battery("signals")
 def test_sigterm_saves_a_checkpoint_exits_143_and_the_resumed_run_equals_an_uninterrupted_one(tmp_path):
     # all three runs in processes of the same settings (one thread each), so only the stop differs
     whole = _train_process(tmp_path / "whole", "--steps", "40", "--device", "cpu")
@@ -145,6 +147,7 @@ def test_sigterm_saves_a_checkpoint_exits_143_and_the_resumed_run_equals_an_unin
     assert _losses_at(run_dir, 40) == _losses_at(whole_dir, 40), "the same losses at step 40"
 
 
+@pytest.mark.battery("concurrency")
 def test_a_second_resume_of_a_run_being_trained_is_refused(tmp_path):
     process = _train_process(tmp_path, "--steps", "100000", "--device", "cpu", "--checkpoint-every", "2")
     try:

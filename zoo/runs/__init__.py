@@ -155,6 +155,10 @@ def last_losses(run_dir: Path) -> dict[str, float]:
     return {k: v for k, v in lines[-1].items() if k.startswith("loss")} if lines else {}
 
 
+SAMPLE_BATCH = 256
+"""Images :meth:`LoadedRun.sample` draws per forward pass."""
+
+
 @dataclasses.dataclass
 class LoadedRun:
     """A trained model loaded from a run directory: ``LoadedRun.sample(16, seed=0)``."""
@@ -174,7 +178,21 @@ class LoadedRun:
         return self.record.model
 
     def sample(self, n: int = 64, seed: int | None = None, label: int | None = None) -> "torch.Tensor":
-        return self.model.sample(n, seed=seed, label=label)
+        """``n`` images, drawn :data:`SAMPLE_BATCH` at a time so memory stays bounded however many
+        are asked for. The first batch is the model's own ``sample(count, seed)``; each later one
+        takes a seed drawn from ``seed``, so a seed still gives the same images every time."""
+        import torch
+
+        if n <= SAMPLE_BATCH:
+            return self.model.sample(n, seed=seed, label=label)
+        batches = -(-n // SAMPLE_BATCH)
+        if seed is None:
+            seeds: list[int | None] = [None] * batches
+        else:
+            later = torch.randint(0, 2**62, (batches - 1,), generator=torch.Generator().manual_seed(seed))
+            seeds = [seed, *later.tolist()]
+        counts = [min(SAMPLE_BATCH, n - start) for start in range(0, n, SAMPLE_BATCH)]
+        return torch.cat([self.model.sample(count, seed=s, label=label) for count, s in zip(counts, seeds)])
 
     def data(self, split: str = "test", dataset: str | None = None, data_dir: str | Path | None = None) -> "ImageSet":
         """A split of the run's dataset (or of ``dataset``), at the size and channels the model takes."""
