@@ -180,3 +180,19 @@ def test_unknown_split_and_streaming_an_unprepared_source_are_refused(prepared_d
         load_dataset("digits", residency="stream")
     with pytest.raises(ZooError, match="does not exist; prepare one"):
         load_dataset(f"prepared:{tmp_path / 'nowhere'}")
+
+
+@pytest.mark.battery("paths")
+@pytest.mark.parametrize("name", ["train/../../../../escape.bin", "train/../../escape.bin", "train/chunks/../../../escape.bin"])
+def test_a_remote_manifest_naming_a_file_outside_the_set_is_refused_before_it_is_fetched(tmp_path: Path, runs_dir: Path, zoo_cli, name: str) -> None:
+    out = tmp_path / "remote"
+    prepared.prepare("digits", out)
+    manifest = json.loads((out / prepared.MANIFEST).read_text())
+    manifest["files"][name] = {"bytes": 4, "sha256": "0" * 64}
+    (out / prepared.MANIFEST).write_text(json.dumps(manifest))
+    planted = tmp_path / "escape.bin"
+    planted.write_bytes(b"evil")  # what some of the names lead to, fetched from the store's side
+    cache = tmp_path / "cache"
+    result = zoo_cli("train", "dcgan", "--dataset", f"prepared:local:{out}", "--stream", "--steps", "1", env={"ZOO_CACHE_DIR": str(cache)})
+    assert_one_line_error(result, 1, "zoo-dataset.json", "outside")
+    assert [p for p in tmp_path.rglob("escape.bin")] == [planted], "nothing was fetched out of the cache's folder"

@@ -48,6 +48,7 @@ from zoo.contract import Batch, DataSpec
 from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, to_uint8_images
 from zoo.digest import sha256_of
 from zoo.errors import UsageError, ZooError
+from zoo.safe_paths import inside
 
 MANIFEST = "zoo-dataset.json"
 SCHEMA = 1
@@ -226,8 +227,9 @@ class Location:
         return str(self.root / split), None
 
     def fetch(self, relative: str) -> Path:
-        """A file of the set on this machine; a remote one is fetched afresh into the cache."""
-        local = self.root / relative
+        """A file of the set on this machine; a remote one is fetched afresh into the cache. The
+        manifest names the files, so a name that would leave the set's folder is refused."""
+        local = inside(self.root, relative, f"prepared:{self.argument}'s {MANIFEST}")
         if not self.remote:
             return local
         from litdata.streaming.downloader import get_downloader
@@ -268,7 +270,7 @@ def verify(location: Location, manifest: Manifest, split: str) -> None:
     for relative, entry in entries.items():
         if location.remote and relative.rsplit("/", 1)[-1].startswith("chunk-"):
             continue  # fetched by litdata when a batch needs it
-        path = location.fetch(relative) if location.remote else location.root / relative
+        path = location.fetch(relative)
         if not path.is_file():
             raise ZooError(f"{where}: shard {relative} is missing; copy the whole folder again or prepare it again")
         if path.stat().st_size != entry["bytes"] or sha256_of(path) != entry["sha256"]:
