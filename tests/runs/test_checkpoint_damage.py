@@ -102,3 +102,18 @@ def test_a_temporary_folder_left_by_a_killed_save_is_removed_by_the_next_save(tr
     resume(ResumeRequest(copy, steps=4, device="cpu", progress=False))
     assert not stale.exists()
     assert [step for step, _ in checkpoint.list_checkpoints(copy)] == [3, 4]
+
+
+@pytest.mark.battery("faults")
+def test_rotation_renames_a_checkpoint_away_before_removing_it_and_the_next_save_clears_what_a_kill_left(trained, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    # what a kill in the middle of removing step 2 leaves now: a temporary folder, not a step folder
+    half_removed = copy / "checkpoints" / ".step-00000002.removing.tmp"
+    half_removed.mkdir()
+    (half_removed / checkpoint.WEIGHTS).write_bytes(b"what was left")
+    assert [step for step, _ in checkpoint.list_checkpoints(copy)] == [3]
+    resume(ResumeRequest(copy, steps=5, device="cpu", progress=False))
+    resume(ResumeRequest(copy, steps=6, device="cpu", progress=False))  # keeps two: step 3 is rotated out
+    folders = sorted(p.name for p in (copy / "checkpoints").iterdir())
+    assert folders == ["step-00000005", "step-00000006"], "rotation left no half-removed folder, and the stale one is gone"

@@ -73,6 +73,8 @@ DAMAGES = {
     "weights bit-flipped": (_checkpoint_file(checkpoint.WEIGHTS, _flip_last_bit), "weights.safetensors is corrupt"),
     "weights truncated": (_checkpoint_file(checkpoint.WEIGHTS, lambda b: b[:100]), "weights.safetensors is corrupt"),
     "weights missing": (_remove_from_checkpoint(checkpoint.WEIGHTS), "has no checkpoint yet"),
+    # what a kill during an older zoo's checkpoint rotation could leave: a folder with one file
+    "training state missing": (_remove_from_checkpoint(checkpoint.TRAINING), "has no checkpoint yet"),
     "no checkpoints": (_remove("checkpoints"), "has no checkpoint yet"),
 }
 # What only a resume reads: the optimizer state and the training settings.

@@ -16,6 +16,7 @@ folder and renamed into place, holding:
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,16 @@ def checkpoint_dir(run_dir: Path, step: int) -> Path:
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """Complete checkpoints of a run, oldest first (temporary folders are ignored)."""
+    """Complete checkpoints of a run, oldest first: folders holding both files and, from zoo's
+    manifests on, the manifest of their sha256 (temporary folders are ignored). A checkpoint
+    folder appears by one rename and is renamed away before it is removed, so a kill at any
+    moment leaves each ``step-N`` folder whole or absent."""
     folder = run_dir / "checkpoints"
     found = []
     if folder.is_dir():
         for path in folder.iterdir():
             match = _STEP_DIR.match(path.name)
-            if match and (path / WEIGHTS).is_file():
+            if match and (path / WEIGHTS).is_file() and (path / TRAINING).is_file():
                 found.append((int(match.group(1)), path))
     return sorted(found)
 
@@ -76,7 +80,12 @@ def save(run_dir: Path, model: Model, step: int, keep: int = 2) -> Path:
         manifest = {"step": step, "files": {name: sha256_of(tmp / name) for name in (WEIGHTS, TRAINING)}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     for _, old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
-        _remove(old)
+        # out of the way first, in one rename: a kill mid-removal leaves a temporary folder
+        # (removed by the next save), never a step folder with some of its files
+        doomed = old.with_name(f".{old.name}.removing.tmp")
+        _remove(doomed)
+        os.replace(old, doomed)
+        _remove(doomed)
     # a process killed mid-save leaves its temporary folder; the run is held by this process now
     for stale in target.parent.glob(".step-*.tmp"):
         _remove(stale)
