@@ -65,3 +65,17 @@ def trained_dcgan(tmp_path_factory) -> Path:
     tiny = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
     request = TrainRequest("dcgan", overrides=tiny, device="cpu", runs_dir=tmp_path_factory.mktemp("runs"), options=TrainOptions(steps=2, progress=False))
     return train(request).run_dir
+
+
+def test_a_run_is_readable_alike_checkpoints_included_for_others_on_a_shared_runs_folder(trained_dcgan, tmp_path):
+    """mkstemp and mkdtemp create 0600 and 0700; what zoo writes gets what open() and mkdir() give."""
+    mask = os.umask(0)
+    os.umask(mask)
+    plain_file, plain_folder = tmp_path / "plain.txt", tmp_path / "plain"
+    plain_file.write_text("x")
+    plain_folder.mkdir()
+    for path in trained_dcgan.rglob("*"):
+        if path.name.endswith(".lock"):
+            continue
+        wanted = plain_folder if path.is_dir() else plain_file
+        assert path.stat().st_mode & 0o777 == wanted.stat().st_mode & 0o777 == (0o777 if path.is_dir() else 0o666) & ~mask, path

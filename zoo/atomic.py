@@ -31,7 +31,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         with naming(target):
             yield tmp_path
         # mkstemp creates 0600 files; give the result the permissions a plain open() would
-        os.chmod(tmp_path, 0o666 & ~_umask())
+        os.chmod(tmp_path, plain_mode())
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -52,7 +52,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     try:
         with naming(target):
             yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, plain_mode(folder=True))
         if target.exists():
             _remove_tree(target)
         os.replace(tmp, target)
@@ -112,7 +112,8 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _umask() -> int:
+def plain_mode(folder: bool = False) -> int:
+    """The permissions a plain ``open()`` (or ``mkdir()``) would give under the current umask."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return (0o777 if folder else 0o666) & ~mask

@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from zoo.atomic import plain_mode
+
 if TYPE_CHECKING:
     import torch
 
@@ -20,12 +22,14 @@ _OS_ERROR = re.compile(r"os error (\d+)")
 
 
 def save(tensors: dict[str, "torch.Tensor"], path: str | Path, metadata: dict[str, str] | None = None) -> None:
-    """``safetensors.torch.save_file``, raising ``OSError(errno, reason, path)`` when the write fails."""
+    """``safetensors.torch.save_file`` with the permissions ``open()`` would give, raising
+    ``OSError(errno, reason, path)`` when the write fails."""
     from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     try:
         save_file(tensors, str(path), metadata=metadata)
+        os.chmod(path, plain_mode())  # safetensors writes 0600; a run on a shared folder is read by others
     except SafetensorError as exc:
         found = _OS_ERROR.search(str(exc))
         if found is None:
