@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from zoo.evaluation.catalog import portable_command
+from zoo.evaluation.catalog import portable_command, portable_text
 
 
 def test_absolute_paths_become_relative_to_the_catalogs_folder(tmp_path: Path):
@@ -15,6 +15,12 @@ def test_absolute_paths_become_relative_to_the_catalogs_folder(tmp_path: Path):
     assert portable_command(command, base) == (
         "zoo evaluate dcgan --run runs/dcgan/x --registry=registry.json --data-dir ../shared/mnist -n 10"
     )
+
+
+def test_absolute_paths_in_a_note_become_relative_and_the_rest_of_it_stays(tmp_path: Path):
+    base = tmp_path / "zoo"
+    note = f"mnist has only its test split in {tmp_path}/shared/data/mnist; using a fixed 9,000 of 10,000 (1/10 held out)"
+    assert portable_text(note, base) == "mnist has only its test split in ../shared/data/mnist; using a fixed 9,000 of 10,000 (1/10 held out)"
 
 
 def test_relative_paths_and_unparseable_commands_are_left_as_typed(tmp_path: Path):

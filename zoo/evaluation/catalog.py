@@ -4,14 +4,15 @@
 same model, metric, dataset, split and feature extractor, so re-measuring updates the figure rather than piling
 up copies. The file is rewritten atomically: an interrupted write leaves the old catalog; and under a lock
 (``registry.json.lock``), so that processes recording at once all keep their results. Absolute
-paths in a result's commands are written relative to the catalog's folder (see
-:func:`portable_command`), so a record reads the same on every checkout.
+paths in a result's commands and notes are written relative to the catalog's folder (see
+:func:`portable_command` and :func:`portable_text`), so a record reads the same on every checkout.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from zoo.errors import UsageError, ZooError
 DEFAULT_PATH = Path("registry.json")
 RESULT_KEY = ("metric", "dataset", "split", "extractor")
 COMMAND_KEYS = ("command", "train_command")
+TEXT_KEYS = ("split_note",)
 
 
 def portable_command(command: str, base: Path) -> str:
@@ -39,6 +41,14 @@ def portable_command(command: str, base: Path) -> str:
     except ValueError:  # unbalanced quotes: leave it as it was typed
         return command
     return shlex.join(relative(t) for t in tokens)
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~/])/[^\s;,()'\"]+")
+
+
+def portable_text(text: str, base: Path) -> str:
+    """Free text (a split's note) with each absolute path in it made relative to ``base``."""
+    return _ABSOLUTE_PATH.sub(lambda found: os.path.relpath(found.group(0), base), text)
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -68,7 +78,14 @@ def _record(path: Path, model: str, results: list[dict[str, Any]]) -> None:
         raise UsageError(f"{path} has no entry for {model!r}; add the model to the catalog first")
     entry = entries[0]
     base = path.resolve().parent
-    results = [{**r, **{k: portable_command(r[k], base) for k in COMMAND_KEYS if isinstance(r.get(k), str)}} for r in results]
+    results = [
+        {
+            **r,
+            **{k: portable_command(r[k], base) for k in COMMAND_KEYS if isinstance(r.get(k), str)},
+            **{k: portable_text(r[k], base) for k in TEXT_KEYS if isinstance(r.get(k), str)},
+        }
+        for r in results
+    ]
     replaced = {tuple(r.get(key) for key in RESULT_KEY) for r in results}
     kept = [r for r in entry.get("results", []) if tuple(r.get(key) for key in RESULT_KEY) not in replaced]
     entry["results"] = kept + results
