@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo import threads
 from zoo.errors import UsageError, ZooError
 
 CUDA = "CUDAExecutionProvider"
@@ -80,6 +81,8 @@ def open_session(path: str | Path, device: str = "auto") -> Any:
     path = str(path)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only
+    options.intra_op_num_threads = threads.chosen()  # zoo's rule (zoo.threads), not a thread per core
+    options.inter_op_num_threads = 1
     want_cuda = device in ("auto", "cuda") and CUDA in ort.get_available_providers() and cuda_driver_loads()
     if want_cuda:
         ort.set_default_logger_severity(4)  # a CUDA provider that fails to start is not an error here
@@ -167,6 +170,11 @@ class OnnxGenerator:
         self.session = open_session(path, device)
         self.metadata = read_metadata(self.session, path)
         self.provider = self.session.get_providers()[0]
+
+    @property
+    def threads(self) -> int:
+        """The CPU threads the session computes with, as onnxruntime has them."""
+        return self.session.get_session_options().intra_op_num_threads
 
     @property
     def inputs(self) -> list[dict[str, Any]]:

@@ -41,6 +41,10 @@ CASES = {
     "train --set zero width": ("train dcgan --set generator_width=0", "generator_width must be at least 1"),
     "train --steps and --epochs": ("train dcgan --steps 5 --epochs 1", "give --steps or --epochs, not both"),
     "train unknown model": ("train nosuchmodel", "unknown model 'nosuchmodel'"),
+    "train --threads 0": ("train dcgan --threads 0", "--threads must be at least 1, got 0"),
+    "train --threads huge": ("train dcgan --threads 100000", "--threads must be at most 1024"),
+    "sample --threads -2": ("sample dcgan --threads -2", "--threads must be at least 1, got -2"),
+    "generate --threads 0": ("generate x.onnx --threads 0", "--threads must be at least 1, got 0"),
     # zoo sample: counts, rows, seeds and the file written
     "sample -n 0": ("sample dcgan -n 0", "-n must be at least 1, got 0"),
     "sample -n huge": ("sample dcgan -n 100000", "-n must be at most 4096"),

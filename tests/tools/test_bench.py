@@ -24,9 +24,11 @@ def test_bench_prints_every_variant_with_its_speed_or_its_reason(dcgan_run, zoo_
 
     # fp16 training as on a CPU with AMX-FP16 (the same numbers, emulated here), so its row is measured
     monkeypatch.setattr(precision, "native_fp16", lambda device: True)
-    result = zoo_cli("bench", "dcgan", "--runs-dir", str(dcgan_run), "--batch", "1,8", "--seconds", "0.05", "--train-steps", "2", "--device", "cpu")
+    result = zoo_cli("bench", "dcgan", "--runs-dir", str(dcgan_run), "--batch", "1,8", "--seconds", "0.05", "--train-steps", "2", "--device", "cpu", "--threads", "1")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
+    assert lines[0].startswith("zoo bench dcgan: torch ") and "with 1 CPU thread, onnxruntime with 1 CPU thread" in lines[0]
+    assert torch.get_num_threads() == 1, "--threads set torch's own count"
     rows = {(m.group(1).strip(), int(m.group(2))): m.group(3) for m in (re.match(r"^(.+?)\s+(\d+)\s+(.*)$", line) for line in lines) if m}
     for batch in (1, 8):
         assert rows[("pytorch eager fp32", batch)].split()[1] == "1.00x"
@@ -57,3 +59,16 @@ def test_the_speed_column_names_what_a_forecaster_counts():
     lines = table(rows, unit="sequences/s")
     assert [line.split()[2] for line in lines if line.startswith(("sampling", "training"))] == ["sequences/s", "sequences/s"]
     assert "images/s" in table(rows)[0]
+
+
+def test_each_figure_shows_its_spread_and_a_row_that_varied_too_much_is_marked_not_to_trust():
+    from zoo.tools.bench import Row, images_per_second, table
+
+    speed = images_per_second(lambda: sum(range(1000)), batch=4, min_seconds=0.01)
+    assert speed.median > 0 and speed.spread >= 0
+    steady = Row("sampling", "pytorch eager fp32", 1, 100.0, "torch", 1.0, 0.04)
+    lines = table([steady])
+    assert "±4%" in lines[1] and "!" not in "".join(lines)
+    unsteady = Row("sampling", "onnx fp32", 1, 300.0, "CPU", 3.0, 0.4)
+    lines = table([steady, unsteady])
+    assert "!±40%" in lines[2] and "Do not trust their figures" in lines[-1]

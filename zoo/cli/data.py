@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from zoo.cli.options import skip_bad_images_option
+from zoo.cli.options import skip_bad_images_option, threads_option
 
 
 @click.group("data")
@@ -15,6 +15,7 @@ def data_group() -> None:
 @data_group.command("prepare")
 @click.argument("source")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="New folder to write the shards and manifest into.")
+@threads_option
 @click.option("--data-dir", type=click.Path(), default=None, help="Folder holding SOURCE's files (mnist, cifar10, ...).")
 @click.option("--download", is_flag=True, help="Download SOURCE into --data-dir if it is missing.")
 @click.option("--image-size", type=int, default=None, help="Side length to store images at [default: the source's].")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from zoo.cli.options import device_option, flags_of, invocation, no_progress_option, request_fields, run_option, runs_dir_option
+from zoo.cli.options import device_option, flags_of, invocation, no_progress_option, request_fields, run_option, runs_dir_option, threads_option
 from zoo.evaluation.evaluate import EvaluateRequest
 
 
@@ -42,6 +42,7 @@ def features_list_command() -> None:
 @click.option("--data-dir", type=click.Path(), default=None, help="Folder holding the dataset's files.")
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for initialisation and batch order.")
+@threads_option
 @no_progress_option
 def features_train_command(dataset: str, data_dir: str | None, epochs: int, seed: int, no_progress: bool) -> None:
     """Train classifier:DATASET, the domain classifier whose features the metrics use."""
@@ -74,6 +75,7 @@ def features_train_command(dataset: str, data_dir: str | None, epochs: int, seed
 @click.option("--record", is_flag=True, help="Also write the results into the catalog (registry.json).")
 @click.option("--registry", "registry_path", type=click.Path(dir_okay=False), default="registry.json", show_default=True)
 @device_option
+@threads_option
 @no_progress_option
 @runs_dir_option
 def evaluate_command(name: str, record: bool, registry_path: str, no_progress: bool, **kw: Any) -> None:

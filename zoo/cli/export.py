@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from zoo.cli.options import flags_of, request_fields, run_option, runs_dir_option
+from zoo.cli.options import flags_of, onnx_threads_option, request_fields, run_option, runs_dir_option, threads_option
 from zoo.errors import UsageError
 from zoo.config import SEED_MAX, check_range
 from zoo.export import ExportOptions
@@ -21,6 +21,7 @@ from zoo.printable import printable
 @click.option("--graph", default=None, help="Graph to export [default: the model's first, usually generator].")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file [default: NAME-GRAPH.onnx].")
 @flags_of(ExportOptions)
+@threads_option
 @runs_dir_option
 def export_command(name: str, as_onnx: bool, fmt: str | None, run: str, graph: str | None, out: str | None, runs_dir: str | None, **kw: Any) -> None:
     """Export a trained model's graph and verify it against PyTorch (optionally optimised, float16 or int8)."""
@@ -43,6 +44,7 @@ def export_command(name: str, as_onnx: bool, fmt: str | None, run: str, graph: s
 @click.option("--input", "input_path", type=click.Path(), default=None, help="Forecaster graphs (convlstm): a GIF or a folder of frames to continue.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG grid to write, or a GIF for a forecaster [default: generated.png, generated.gif].")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when it loads, else CPU), cpu or cuda.")
+@onnx_threads_option
 def generate_command(file: str, n: int, seed: int | None, label: int | None, input_path: str | None, out: str | None, device: str) -> None:
     """Draw images from an exported .onnx file with onnxruntime alone (no PyTorch needed), or
     continue the frames of --input with an exported forecaster."""
@@ -51,7 +53,9 @@ def generate_command(file: str, n: int, seed: int | None, label: int | None, inp
     from zoo.runtime import OnnxGenerator, read_frames, save_gif, save_grid
 
     generator = OnnxGenerator(file, device=device)
-    where = printable(f"{generator.metadata.get('model')} {generator.metadata.get('graph')}, {generator.provider}")
+    from zoo.threads import describe
+
+    where = printable(f"{generator.metadata.get('model')} {generator.metadata.get('graph')}, {generator.provider}, {describe(generator.threads)}")
     if generator.is_forecaster and input_path is not None:
         out = out or "generated.gif"
         if not out.lower().endswith(".gif"):

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from zoo.cli.options import device_option, input_option, label_option, run_option, runs_dir_option
+from zoo.cli.options import device_option, input_option, label_option, run_option, runs_dir_option, threads_option
 from zoo.errors import UsageError, ZooError
 
 
@@ -50,6 +50,7 @@ def _png_out(out: str) -> Path:
 @label_option
 @click.option("--out", default="reconstructions.png", show_default=True, help="PNG grid: each original, then its reconstruction.")
 @device_option
+@threads_option
 @runs_dir_option
 def reconstruct_command(name: str, run: str, input_path: str, label: str | None, out: str, device: str, runs_dir: str | None) -> None:
     """Encode images and decode them again, side by side with the originals."""
@@ -77,6 +78,7 @@ def reconstruct_command(name: str, run: str, input_path: str, label: str | None,
 @label_option
 @click.option("--out", default="interpolation.png", show_default=True, help="PNG strip (one row per segment); a GIF is written beside it.")
 @device_option
+@threads_option
 @runs_dir_option
 def interpolate_command(name: str, run: str, inputs: tuple[str, ...], seeds: str | None, steps: int, method: str, label: str | None, out: str, device: str, runs_dir: str | None) -> None:
     """Walk the latent space between images or seeds: a PNG strip and an animated GIF."""
@@ -118,6 +120,7 @@ def interpolate_command(name: str, run: str, inputs: tuple[str, ...], seeds: str
 @label_option
 @click.option("--out", default="traversal.png", show_default=True, help="PNG grid, one row per latent dimension.")
 @device_option
+@threads_option
 @runs_dir_option
 def traverse_command(name: str, run: str, input_path: str | None, dims: int, span: float, steps: int, label: str | None, out: str, device: str, runs_dir: str | None) -> None:
     """Latent traversals: one row per dimension, sorted by KL, to see what each one encodes."""
@@ -162,6 +165,7 @@ def traverse_command(name: str, run: str, input_path: str | None, dims: int, spa
 @label_option
 @click.option("--out", default="latents.safetensors", show_default=True, help="Latent file (safetensors) to write.")
 @device_option
+@threads_option
 @runs_dir_option
 def encode_command(name: str, run: str, input_path: str, label: str | None, out: str, device: str, runs_dir: str | None) -> None:
     """Compress images to a latent file: float16 posterior means, with size ratio and error."""
@@ -209,6 +213,7 @@ def encode_command(name: str, run: str, input_path: str, label: str | None, out:
 @click.option("--run", "run", default=None, help="Run to decode with [default: the one recorded in the file].")
 @click.option("--out", default="decoded.png", show_default=True, help="A .png grid, or a folder for one PNG per image.")
 @device_option
+@threads_option
 def decode_command(latents: str, run: str | None, out: str, device: str) -> None:
     """Decode a latent file written by zoo encode back into images."""
     from zoo import runs

@@ -39,6 +39,33 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 no_progress_option = click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 
 
+def _threads_option(with_torch: bool) -> Callable[[F], F]:
+    def use(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+        from zoo import threads
+        from zoo.config import check_range
+
+        check_range("--threads", value, 1, threads.MAX_THREADS)
+        if with_torch:
+            import torch  # noqa: F401 - loaded first: torch caps a count it reads from the environment at the cores
+
+        threads.use(value)
+
+    return click.option(
+        "--threads",
+        type=int,
+        default=None,
+        expose_value=False,
+        callback=use,
+        help="CPU threads for PyTorch and onnxruntime [default: $ZOO_THREADS, else $OMP_NUM_THREADS, else half the cores; 1 per process under --nproc].",
+    )
+
+
+threads_option = _threads_option(with_torch=True)
+onnx_threads_option = _threads_option(with_torch=False)
+"""Applied as it is parsed (see :mod:`zoo.threads`), so a command's body never sees it;
+``onnx_threads_option`` for commands that run onnxruntime alone and never import torch."""
+
+
 def flags_of(request: type, *, skip: Iterable[str] = ()) -> Callable[[F], F]:
     """click options for the fields of a request dataclass declared with :func:`zoo.config.option`.
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from zoo.cli.options import device_option, label_option, run_option, runs_dir_option
+from zoo.cli.options import device_option, label_option, run_option, runs_dir_option, threads_option
 from zoo.config import SEED_MAX, check_range
 from zoo.errors import UsageError
 
@@ -26,6 +26,7 @@ MAX_SAMPLES = 4096
 @click.option("--animate", is_flag=True, help="Models that draw step by step (draw): a GIF of every step, and a PNG strip beside it.")
 @click.option("--input", "input_path", type=click.Path(), default=None, help="Sequence models (convlstm): a GIF or a folder of frames to continue [default: sequences from the test split].")
 @device_option
+@threads_option
 @runs_dir_option
 def sample_command(name: str, run: str, n: int | None, seed: int | None, label: str | None, out: str | None, nrow: int | None, animate: bool, input_path: str | None, device: str, runs_dir: str | None) -> None:
     """Draw N images from a trained model into a PNG grid (or, with --animate, a GIF of the drawing);

@@ -17,13 +17,14 @@ from zoo.cli.options import (
     residency_option,
     runs_dir_option,
     skip_bad_images_option,
+    threads_option,
 )
 from zoo.errors import UsageError
 from zoo.training.options import TrainOptions
 
 
 # What a resumed run may be given; every other option of train it keeps from its own record.
-RESUME_MAY_SET = {"name", "resume_dir", "steps", "device", "no_progress", "nproc", "sync_batchnorm", "runs_dir"}
+RESUME_MAY_SET = {"name", "resume_dir", "steps", "device", "no_progress", "nproc", "sync_batchnorm", "runs_dir", "threads"}
 
 
 @click.command("train")
@@ -39,6 +40,7 @@ RESUME_MAY_SET = {"name", "resume_dir", "steps", "device", "no_progress", "nproc
 @flags_of(TrainOptions)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Set a config field (repeatable); see zoo info NAME.")
 @device_option
+@threads_option
 @runs_dir_option
 @click.option("--resume", "resume_dir", type=click.Path(), default=None, help="Continue this run from its last checkpoint.")
 @no_progress_option
@@ -51,11 +53,13 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
     Under torchrun, or with --nproc N, each process trains on its own --batch-size images of
     every global batch; rank 0 writes the run.
     """
-    from zoo import runs
+    from zoo import runs, threads
     from zoo.training import distributed, trainer
 
     if nproc is not None:
         distributed.check_launch(nproc)
+        if ctx.get_parameter_source("threads") == click.core.ParameterSource.DEFAULT:
+            threads.use(1)  # one per process: N processes of a thread per core would fight over the cores
     progress = not kw.pop("no_progress")
     if resume_dir is not None:
         given = [
@@ -111,7 +115,10 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
             what = f"sequences of {spec.frames} frames {spec.shape}" if spec.frames else f"images {spec.shape}"
             training = runs.read_record(run_dir).training
             batches = f"; {_batches(training['batch_size'], training['world_size'])}" if "world_size" in training else ""
-            click.echo(f"training {name} on {data.name} {data.split}: {len(data)} {what}{note}{batches}", err=True)
+            import torch
+
+            cpu = threads.describe(torch.get_num_threads())  # as torch has it, not as asked
+            click.echo(f"training {name} on {data.name} {data.split}: {len(data)} {what}{note}{batches}; {cpu}", err=True)
             click.echo(f"run directory: {run_dir}", err=True)
 
         result = trainer.train(request, on_start=announce)

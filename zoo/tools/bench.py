@@ -9,6 +9,10 @@ Training: fresh copies of the run's model, built from its config.json, taking ``
 steps on the run's dataset under each precision, in images per second, as a ratio to fp32.
 
 A variant this machine or this model cannot run is a row with the reason instead of a number.
+
+Each figure is the median of :data:`REPEATS` timed rounds, printed with its spread (the range
+over the median): a row whose rounds differ by more than :data:`UNSTEADY` is marked, as a
+sign that something else was using the CPUs while it was timed.
 """
 
 from __future__ import annotations
@@ -37,17 +41,36 @@ class Row:
     images_per_s: float | None
     note: str = ""
     ratio: float | None = None
+    spread: float | None = None
+    """(fastest - slowest) / median of the timed rounds."""
 
 
-def images_per_second(call: Callable[[], Any], batch: int, min_seconds: float, warmup: int = 2, min_calls: int = 5) -> float:
-    """Calls ``call`` (one batch) until ``min_seconds`` and ``min_calls`` have passed, after warm-up."""
+REPEATS = 5
+UNSTEADY = 0.15
+
+
+@dataclasses.dataclass(frozen=True)
+class Speed:
+    median: float
+    spread: float
+
+
+def images_per_second(call: Callable[[], Any], batch: int, min_seconds: float, warmup: int = 2, min_calls: int = 5) -> Speed:
+    """After warm-up, :data:`REPEATS` rounds of calls to ``call`` (one batch), together at least
+    ``min_seconds`` and ``min_calls``; the median rate of the rounds and their spread."""
+    import statistics
+
     for _ in range(warmup):
         call()
-    calls, start = 0, time.perf_counter()
-    while calls < min_calls or time.perf_counter() - start < min_seconds:
-        call()
-        calls += 1
-    return calls * batch / (time.perf_counter() - start)
+    rates = []
+    for _ in range(REPEATS):
+        calls, start = 0, time.perf_counter()
+        while calls < -(-min_calls // REPEATS) or time.perf_counter() - start < min_seconds / REPEATS:
+            call()
+            calls += 1
+        rates.append(calls * batch / (time.perf_counter() - start))
+    median = statistics.median(rates)
+    return Speed(median, (max(rates) - min(rates)) / median)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,20 +140,20 @@ def bench(request: BenchRequest, log: Callable[[str], None] = lambda line: None)
             log(f"sampling at batch {batch} ...")
             with torch.no_grad():
                 eager = images_per_second(lambda: graph.module(*inputs), batch, min_seconds)
-            rows.append(Row("sampling", SAMPLING[0], batch, eager, "torch " + torch.__version__, 1.0))
+            rows.append(Row("sampling", SAMPLING[0], batch, eager.median, "torch " + torch.__version__, 1.0, eager.spread))
             if compile:
                 log(f"compiling the {graph_name} graph ...")
                 compiled_module = torch.compile(graph.module)
                 with torch.no_grad():
                     speed = images_per_second(lambda: compiled_module(*inputs), batch, min_seconds)
-                rows.append(Row("sampling", "pytorch compiled fp32", batch, speed, "torch.compile (inductor)", speed / eager))
+                rows.append(Row("sampling", "pytorch compiled fp32", batch, speed.median, "torch.compile (inductor)", speed.median / eager.median, speed.spread))
             for what in SAMPLING[1:]:
                 session = sessions[what]
                 if isinstance(session, str):
                     rows.append(Row("sampling", what, batch, None, session))
                     continue
                 speed = images_per_second(lambda: session.run(feeds), batch, min_seconds)
-                rows.append(Row("sampling", what, batch, speed, session.provider.removesuffix("ExecutionProvider"), speed / eager))
+                rows.append(Row("sampling", what, batch, speed.median, session.provider.removesuffix("ExecutionProvider"), speed.median / eager.median, speed.spread))
 
     train_device = pick_device(device)
     data = loaded.record.dataset.load()
@@ -172,8 +195,8 @@ def bench(request: BenchRequest, log: Callable[[str], None] = lambda line: None)
                 torch.cuda.synchronize()
 
         speed = images_per_second(one_step, batch, min_seconds, warmup=2, min_calls=train_steps)
-        fp32_speed = fp32_speed or speed
-        rows.append(Row("training", label, batch, speed, str(train_device), speed / fp32_speed))
+        fp32_speed = fp32_speed or speed.median
+        rows.append(Row("training", label, batch, speed.median, str(train_device), speed.median / fp32_speed, speed.spread))
     return rows
 
 
@@ -185,10 +208,17 @@ def table(rows: list[Row], unit: str = "images/s") -> list[str]:
         if not chosen:
             continue
         width = max(len(section), *(len(r.what) for r in chosen))
-        lines.append(f"{section:<{width}}  {'batch':>5}  {unit:>11}  {ratio_to:>13}  where / why not")
+        lines.append(f"{section:<{width}}  {'batch':>5}  {unit:>11}  {ratio_to:>13}  {'spread':>7}  where / why not")
         for r in chosen:
             speed = f"{r.images_per_s:>11.1f}" if r.images_per_s is not None else f"{'-':>11}"
             ratio = f"{r.ratio:>12.2f}x" if r.ratio is not None else f"{'-':>13}"
-            lines.append(f"{r.what:<{width}}  {r.batch:>5}  {speed}  {ratio}  {r.note}")
+            spread = f"{'!' if r.spread > UNSTEADY else ''}±{r.spread:.0%}" if r.spread is not None else "-"
+            lines.append(f"{r.what:<{width}}  {r.batch:>5}  {speed}  {ratio}  {spread:>7}  {r.note}")
+        lines.append("")
+    if any(r.spread is not None and r.spread > UNSTEADY for r in rows):
+        lines.append(
+            f"! the rounds of these rows differ by more than {UNSTEADY:.0%}: something else was using the CPUs. "
+            "Do not trust their figures; measure again on an idle machine (or with --threads 1 beside the other work)"
+        )
         lines.append("")
     return lines[:-1]
