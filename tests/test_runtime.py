@@ -67,8 +67,18 @@ def test_zoo_generate_needs_no_torch(onnx_file, tmp_path):
     out = tmp_path / "grid.png"
     result = run_zoo_without_torch(tmp_path, "generate", onnx_file, "-n", "16", "--seed", "0", "--out", out)
     assert result.returncode == 0, result.stderr
-    assert Image.open(out).size == (4 * 16 + 5 * 2, 4 * 16 + 5 * 2)
+    assert Image.open(out).size == (4 * 112 + 5 * 2, 4 * 112 + 5 * 2), "16 x 16 tiles enlarged to 112 pixels"
     assert "[E:" not in result.stderr and "CUDA" not in result.stderr, "no provider error spam"
+    raw, each = tmp_path / "raw.npz", tmp_path / "each"
+    for name, out, *more in (("npz", raw), ("pngs", f"{each}/", "--scale", "2")):
+        (tmp_path / name).mkdir()
+        done = run_zoo_without_torch(tmp_path / name, "generate", onnx_file, "-n", "6", "--seed", "0", "--out", out, *more)
+        assert done.returncode == 0, done.stderr
+    with np.load(raw) as arrays:
+        images = arrays["images"]
+    assert images.shape == (6, 16, 16, 1) and images.dtype == np.uint8
+    first = np.asarray(Image.open(each / "000000.png"))
+    assert first.shape == (32, 32) and np.array_equal(first[::2, ::2], images[0, ..., 0]), "--scale 2: each pixel a 2 x 2 block"
 
 
 def test_cpu_device_gives_a_cpu_session(onnx_file):

@@ -15,9 +15,11 @@ from zoo import runtime
 from zoo.atomic import atomic_path
 
 
-def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path:
-    """Write images in [0, 1] as one PNG grid, atomically."""
+def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None, scale: int = 1) -> Path:
+    """Write images in [0, 1] as one PNG grid, atomically, each tile ``scale`` times enlarged."""
     nrow = nrow or max(1, int(round(len(images) ** 0.5)))
+    if scale != 1:
+        images = images.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
     with atomic_path(path) as tmp:
         save_image(images, tmp, nrow=nrow, padding=2, format="png")
     return path
@@ -30,21 +32,20 @@ def tile(images: torch.Tensor, nrow: int | None = None) -> torch.Tensor:
     return grid[: images.shape[1]]  # make_grid turns one channel into three
 
 
-GIF_MIN_SIDE = 112
-"""Small frames are enlarged (nearest neighbour, by a whole factor) to at least this many pixels."""
 PROGRESS_BAR_HEIGHT = 3
 """Pixels (after enlarging) of the bar under each frame that ``progress=True`` adds."""
 
 
-def save_animation(frames: torch.Tensor, path: Path, frame_ms: int = 100, loop: bool = True, progress: bool = False) -> Path:
-    """Write ``(T, C, H, W)`` frames in [0, 1] as an animated GIF (Pillow), atomically.
+def save_animation(frames: torch.Tensor, path: Path, frame_ms: int = 100, loop: bool = True, progress: bool = False, scale: int | None = None) -> Path:
+    """Write ``(T, C, H, W)`` frames in [0, 1] as an animated GIF (Pillow), atomically, enlarged
+    by ``scale`` or by :func:`zoo.runtime.display_scale`'s rule.
 
     ``progress`` adds a bar under each frame, t/T of the width at frame t. Besides showing the
     step, it keeps every frame: Pillow merges a frame identical to the one before into it, so
     a step that changed nothing visible would otherwise leave fewer than T frames.
     """
     t, c, h, w = frames.shape
-    scale = max(1, -(-GIF_MIN_SIDE // max(h, w)))
+    scale = runtime.display_scale(max(h, w), scale)
     if progress:
         scale = max(scale, -(-t // w))  # one pixel of bar or more per frame, so bars differ
     pixels = (frames.clamp(0, 1) * 255).round().to(torch.uint8)

@@ -270,12 +270,78 @@ def image_grid(images: np.ndarray, nrow: int | None = None, padding: int = 2, va
     return Image.fromarray(pixels[0], "L") if c == 1 else Image.fromarray(pixels.transpose(1, 2, 0), "RGB")
 
 
-def save_grid(images: np.ndarray, path: str | Path, nrow: int | None = None, value_range: tuple[float, float] = (0.0, 1.0)) -> Path:
+def save_grid(
+    images: np.ndarray, path: str | Path, nrow: int | None = None, value_range: tuple[float, float] = (0.0, 1.0), scale: int = 1
+) -> Path:
     from zoo.atomic import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:
-        image_grid(images, nrow, value_range=value_range).save(tmp, format="PNG")
+        image_grid(enlarge(images, scale), nrow, value_range=value_range).save(tmp, format="PNG")
+    return path
+
+
+# -- samples to take away: a picture for people, or the images themselves for other tools ----
+
+DISPLAY_MIN_SIDE = 112
+"""Pictures for people (zoo sample's and zoo generate's grids, every GIF) are enlarged, nearest
+neighbour and by a whole factor, until a tile is at least this many pixels a side (16 x 16
+digits 7 times, 28 x 28 and 32 x 32 4 times, 64 x 64 twice); ``--scale K`` sets the factor."""
+MAX_SCALE = 16
+
+
+def display_scale(side: int, scale: int | None = None) -> int:
+    """The factor a picture of ``side``-pixel tiles is enlarged by: ``scale``, else the rule above."""
+    return scale if scale is not None else max(1, -(-DISPLAY_MIN_SIDE // side))
+
+
+def enlarge(images: np.ndarray, scale: int) -> np.ndarray:
+    """``(..., H, W)`` images ``scale`` times larger, each pixel a ``scale`` x ``scale`` block."""
+    return images if scale == 1 else images.repeat(scale, axis=-2).repeat(scale, axis=-1)
+
+
+def to_uint8(images: np.ndarray, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    low, high = value_range
+    return (np.clip((images - low) / (high - low), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def is_folder_target(out: str) -> bool:
+    """``--out DIR/`` (or an existing folder): one file per image rather than one picture."""
+    return bool(out) and (out.endswith(("/", "\\")) or Path(out).is_dir())
+
+
+def save_each(images: np.ndarray, folder: str | Path, value_range: tuple[float, float] = (0.0, 1.0), scale: int = 1) -> list[Path]:
+    """One PNG per image, ``000000.png`` on, into ``folder``, which must be new or empty; the
+    folder appears whole (written beside it, then renamed)."""
+    from PIL import Image
+
+    from zoo.atomic import atomic_dir
+
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise UsageError(f"--out {folder}/ already exists and is not an empty folder; give a new one")
+    pixels = to_uint8(enlarge(images, scale), value_range)
+    digits = max(6, len(str(len(images) - 1)))
+    names = [f"{i:0{digits}d}.png" for i in range(len(images))]
+    with atomic_dir(folder) as tmp:
+        for name, image in zip(names, pixels):
+            picture = Image.fromarray(image[0], "L") if image.shape[0] == 1 else Image.fromarray(image.transpose(1, 2, 0), "RGB")
+            picture.save(tmp / name, format="PNG")
+    return [folder / name for name in names]
+
+
+def save_npz(images: np.ndarray, path: str | Path, value_range: tuple[float, float] = (0.0, 1.0), labels: np.ndarray | None = None) -> Path:
+    """The images as ``images``, uint8 ``(N, H, W, C)`` (what FID tools such as torch-fidelity,
+    clean-fid and StudioGAN read), and ``labels`` when given, in one compressed ``.npz``."""
+    from zoo.atomic import atomic_path
+
+    path = Path(path)
+    arrays = {"images": to_uint8(images, value_range).transpose(0, 2, 3, 1)}
+    if labels is not None:
+        arrays["labels"] = labels.astype(np.int64)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
     return path
 
 

@@ -52,7 +52,7 @@ CASES = {
     "sample --nrow -1": ("sample dcgan --nrow -1", "--nrow must be at least 1, got -1"),
     "sample --seed -1": ("sample dcgan --seed -1", "--seed must be at least 0"),
     "sample --seed 2**64": (f"sample dcgan --seed {TOO_BIG_SEED}", "--seed must be at most"),
-    "sample --out empty": ("sample dcgan --out=", "--out must name a .png file, got ''"),
+    "sample --out empty": ("sample dcgan --out=", "--out must name a .png file, a folder DIR/ or a .npz file, got ''"),
     "sample --out jpg": ("sample dcgan --out x.jpg", "--out must name a .png file"),
     # zoo evaluate: EvaluateRequest's bounds and the metrics list
     "evaluate -n 1": ("evaluate dcgan -n 1", "-n must be at least 2, got 1"),

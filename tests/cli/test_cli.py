@@ -43,12 +43,41 @@ def test_train_prints_the_run_directory_and_sample_writes_a_grid(trained_run, zo
     result = zoo_cli("sample", "dcgan", "-n", "16", "--seed", "1", "--out", str(out))
     assert result.exit_code == 0, result.stderr
     image = Image.open(out)
-    assert image.size == (4 * 16 + 5 * 2, 4 * 16 + 5 * 2)
+    assert image.size == (4 * 112 + 5 * 2, 4 * 112 + 5 * 2), "16 x 16 tiles enlarged 7 times, to 112 pixels"
+    assert "(each image 7x)" in result.stderr
     again = tmp_path / "again.png"
     zoo_cli("sample", "dcgan", "--run", str(trained_run), "-n", "16", "--seed", "1", "--out", str(again))
     assert out.read_bytes() == again.read_bytes(), "latest is this run, and a seed fixes the samples"
     listing = zoo_cli("runs", "dcgan").stdout
     assert "step      20" in listing and "loss_d=" in listing and str(trained_run) in listing
+
+
+def test_samples_leave_as_a_grid_at_any_scale_a_folder_of_pngs_or_an_npz_of_the_same_images(trained_run, zoo_cli, tmp_path):
+    import numpy as np
+
+    def sample(out: str, *more: str):
+        result = zoo_cli("sample", "dcgan", "-n", "10", "--seed", "3", "--out", out, *more)
+        assert result.exit_code == 0, result.stderr
+        return result
+
+    sample(str(tmp_path / "raw.png"), "--scale", "1", "--nrow", "5")
+    assert Image.open(tmp_path / "raw.png").size == (5 * 16 + 6 * 2, 2 * 16 + 3 * 2)
+    sample(str(tmp_path / "big.png"), "--scale", "3", "--nrow", "5")
+    assert Image.open(tmp_path / "big.png").size == (5 * 48 + 6 * 2, 2 * 48 + 3 * 2)
+    folder = sample(str(tmp_path / "each") + "/")
+    assert "10 PNGs in" in folder.stderr
+    files = sorted((tmp_path / "each").iterdir())
+    assert [f.name for f in files] == [f"{i:06d}.png" for i in range(10)]
+    singles = np.stack([np.asarray(Image.open(f)) for f in files])
+    sample(str(tmp_path / "s.npz"))
+    with np.load(tmp_path / "s.npz") as arrays:
+        assert arrays["images"].dtype == np.uint8 and arrays["images"].shape == (10, 16, 16, 1)
+        assert np.array_equal(arrays["images"][..., 0], singles), "the folder and the .npz hold the same images"
+    raw = np.asarray(Image.open(tmp_path / "raw.png"))
+    assert np.array_equal(raw[2:18, 2:18, 0], singles[0]), "and so does the grid"
+    refused = zoo_cli("sample", "dcgan", "-n", "10", "--out", str(tmp_path / "each") + "/")
+    assert_one_line_error(refused, 2, "already exists and is not an empty folder")
+    assert sorted((tmp_path / "each").iterdir()) == files
 
 
 def test_resume_through_the_cli(trained_run, zoo_cli):

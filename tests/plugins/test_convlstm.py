@@ -91,7 +91,7 @@ def test_training_writes_previews_of_truth_above_forecast(convlstm_run):
 
 def test_sample_writes_the_forecast_beside_the_truth_as_a_gif(convlstm_run, zoo_cli, tmp_path):
     out = tmp_path / "continued.gif"
-    result = zoo_cli("sample", "convlstm", "--runs-dir", str(convlstm_run), "-n", "3", "--seed", "0", "--out", str(out))
+    result = zoo_cli("sample", "convlstm", "--runs-dir", str(convlstm_run), "-n", "3", "--seed", "0", "--out", str(out), "--scale", "1")
     assert result.exit_code == 0, result.output
     assert "10 frames given, 10 predicted; truth left, forecast right" in result.stderr
     frames = gif_frames(out)
@@ -99,7 +99,10 @@ def test_sample_writes_the_forecast_beside_the_truth_as_a_gif(convlstm_run, zoo_
     assert any(not np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
     assert Image.open(out.with_suffix(".png")).size == (20 * 18 + 2, 6 * 18 + 2)
     again = tmp_path / "again.gif"
-    zoo_cli("sample", "convlstm", "--runs-dir", str(convlstm_run), "-n", "3", "--seed", "0", "--out", str(again))
+    zoo_cli("sample", "convlstm", "--runs-dir", str(convlstm_run), "-n", "3", "--seed", "0", "--out", str(again), "--scale", "1")
+    enlarged = tmp_path / "enlarged.gif"
+    zoo_cli("sample", "convlstm", "--runs-dir", str(convlstm_run), "-n", "3", "--seed", "0", "--out", str(enlarged))
+    assert Image.open(enlarged.with_suffix(".png")).size == (20 * 114 + 2, 6 * 114 + 2), "by default as every picture: 7x for 16 px"
     assert all(np.array_equal(a, b) for a, b in zip(frames, gif_frames(again))), "a seed picks the same sequences"
 
 

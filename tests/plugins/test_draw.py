@@ -185,7 +185,8 @@ def gif_frames(path: Path) -> list[np.ndarray]:
 
 def test_sample_animate_writes_a_gif_of_every_step_and_a_strip(draw_run, zoo_cli, tmp_path, monkeypatch):
     out = tmp_path / "x.gif"
-    result = zoo_cli("sample", "draw", "--run", str(draw_run), "--animate", "--out", str(out), "-n", "4", "--seed", "0")
+    # --scale 1: the pixels as drawn (by default GIF and strip are enlarged 7 times, as every picture of 16 x 16 images)
+    result = zoo_cli("sample", "draw", "--run", str(draw_run), "--animate", "--out", str(out), "-n", "4", "--seed", "0", "--scale", "1")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == str(out)
     frames = gif_frames(out)
@@ -196,7 +197,7 @@ def test_sample_animate_writes_a_gif_of_every_step_and_a_strip(draw_run, zoo_cli
     strip = Image.open(tmp_path / "x.png")
     assert strip.size == (TINY["steps"] * 18 + 2, 4 * 18 + 2)
     # the last frame is the sample `zoo sample` draws with the same seed
-    zoo_cli("sample", "draw", "--run", str(draw_run), "--out", str(tmp_path / "plain.png"), "-n", "4", "--seed", "0")
+    zoo_cli("sample", "draw", "--run", str(draw_run), "--out", str(tmp_path / "plain.png"), "-n", "4", "--seed", "0", "--scale", "1")
     strip_last_column = np.asarray(strip.convert("L"))[2:18, -18:-2]
     plain_first = np.asarray(Image.open(tmp_path / "plain.png").convert("L"))[2:18, 2:18]
     assert np.array_equal(strip_last_column, plain_first)

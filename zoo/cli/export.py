@@ -42,15 +42,24 @@ def export_command(name: str, as_onnx: bool, fmt: str | None, run: str, graph: s
 @click.option("--seed", type=int, default=None, help="Seed for numpy's latents [default: random].")
 @click.option("--label", type=int, default=None, help="Class to draw (conditional graphs only).")
 @click.option("--input", "input_path", type=click.Path(), default=None, help="Forecaster graphs (convlstm): a GIF or a folder of frames to continue.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG grid to write, or a GIF for a forecaster [default: generated.png, generated.gif].")
+@click.option(
+    "--out",
+    default=None,
+    help="A .png grid; DIR/ for one PNG per image; a .npz of uint8 (N, H, W, C) images; a .gif for a forecaster [default: generated.png, generated.gif].",
+)
+@click.option("--scale", type=int, default=None, help="Enlarge each image K times (nearest neighbour) [default: grids and GIFs to at least 112 pixels a tile; DIR/ 1; never a .npz].")
 @click.option("--device", default="auto", show_default=True, help="auto (CUDA when it loads, else CPU), cpu or cuda.")
 @onnx_threads_option
-def generate_command(file: str, n: int, seed: int | None, label: int | None, input_path: str | None, out: str | None, device: str) -> None:
+def generate_command(
+    file: str, n: int, seed: int | None, label: int | None, input_path: str | None, out: str | None, scale: int | None, device: str
+) -> None:
     """Draw images from an exported .onnx file with onnxruntime alone (no PyTorch needed), or
     continue the frames of --input with an exported forecaster."""
     import numpy as np
 
-    from zoo.runtime import OnnxGenerator, read_frames, save_gif, save_grid
+    from zoo.runtime import MAX_SCALE, OnnxGenerator, display_scale, enlarge, is_folder_target, read_frames, save_each, save_gif, save_grid, save_npz
+
+    check_range("--scale", scale, 1, MAX_SCALE)
 
     generator = OnnxGenerator(file, device=device)
     from zoo.threads import describe
@@ -68,7 +77,7 @@ def generate_command(file: str, n: int, seed: int | None, label: int | None, inp
         context = frames[None, :given]
         predicted = generator.forecast(context)
         continued = np.concatenate([context, predicted], axis=1)[0]
-        save_gif((np.clip(continued, 0, 1) * 255 + 0.5).astype(np.uint8), out)
+        save_gif((np.clip(enlarge(continued, display_scale(size, scale)), 0, 1) * 255 + 0.5).astype(np.uint8), out)
         click.echo(f"{given} frames of {input_path} continued by {predicted.shape[1]} from {file} ({where}) -> {out}", err=True)
         click.echo(out)
         return
@@ -77,11 +86,21 @@ def generate_command(file: str, n: int, seed: int | None, label: int | None, inp
     out = "generated.png" if out is None else out
     check_range("-n", n, 1, 4096)
     check_range("--seed", seed, 0, SEED_MAX)
-    if not out.lower().endswith(".png"):
-        raise UsageError(f"--out must name a .png file, got {out!r}")
+    kind = "folder" if is_folder_target(out) else "npz" if out.lower().endswith(".npz") else "picture"
+    if kind == "picture" and not out.lower().endswith(".png"):
+        raise UsageError(f"--out must name a .png file, a folder DIR/ or a .npz file, got {out!r}")
     images = generator.generate(n, seed=seed, label=label)
-    save_grid(images, out, value_range=tuple(generator.metadata.get("value_range", (0.0, 1.0))))
-    click.echo(f"{n} images from {file} ({where}) -> {out}", err=True)
+    value_range = tuple(generator.metadata.get("value_range", (0.0, 1.0)))
+    if kind == "folder":
+        files = save_each(images, out.rstrip("/\\"), value_range=value_range, scale=scale or 1)
+        click.echo(f"{n} images from {file} ({where}) -> {len(files)} PNGs in {out}", err=True)
+    elif kind == "npz":
+        save_npz(images, out, value_range=value_range, labels=None if label is None else np.full(n, label))
+        click.echo(f"{n} images from {file} ({where}) -> {out}: images uint8 {(n, *images.shape[2:], images.shape[1])}", err=True)
+    else:
+        tile_scale = display_scale(images.shape[-2], scale)
+        save_grid(images, out, value_range=value_range, scale=tile_scale)
+        click.echo(f"{n} images from {file} ({where}) -> {out} (each image {tile_scale}x)", err=True)
     click.echo(out)
 
 

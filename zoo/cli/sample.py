@@ -21,20 +21,33 @@ MAX_SAMPLES = 4096
 @click.option("-n", "n", type=int, default=None, help="Number of images [default: 64], or of sequences to continue for sequence models [default: 4].")
 @click.option("--seed", type=int, default=None, help="Seed for the latents, or for which test sequences to continue [default: random].")
 @label_option
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="PNG grid to write; a .gif with --animate or for sequence models [default: samples.png, samples.gif].")
+@click.option(
+    "--out",
+    default=None,
+    help="A .png grid; DIR/ for one PNG per image; a .npz of uint8 (N, H, W, C) images for FID tools; a .gif with --animate "
+    "or for sequence models [default: samples.png, samples.gif].",
+)
 @click.option("--nrow", type=int, default=None, help="Images per row [default: square grid].")
+@click.option("--scale", type=int, default=None, help="Enlarge each image K times (nearest neighbour) [default: grids and GIFs to at least 112 pixels a tile; DIR/ 1; never a .npz].")
 @click.option("--animate", is_flag=True, help="Models that draw step by step (draw): a GIF of every step, and a PNG strip beside it.")
 @click.option("--input", "input_path", type=click.Path(), default=None, help="Sequence models (convlstm): a GIF or a folder of frames to continue [default: sequences from the test split].")
 @device_option
 @threads_option
 @runs_dir_option
-def sample_command(name: str, run: str, n: int | None, seed: int | None, label: str | None, out: str | None, nrow: int | None, animate: bool, input_path: str | None, device: str, runs_dir: str | None) -> None:
-    """Draw N images from a trained model into a PNG grid (or, with --animate, a GIF of the drawing);
-    a sequence model continues N sequences into a GIF, truth on the left, forecast on the right."""
+def sample_command(
+    name: str, run: str, n: int | None, seed: int | None, label: str | None, out: str | None, nrow: int | None, scale: int | None,
+    animate: bool, input_path: str | None, device: str, runs_dir: str | None,
+) -> None:
+    """Draw N images from a trained model into a PNG grid, a folder of PNGs or a .npz (or, with
+    --animate, a GIF of the drawing); a sequence model continues N sequences into a GIF, truth on
+    the left, forecast on the right."""
+    import numpy as np
+
     from zoo import runs
     from zoo.device import pick_device
     from zoo.models import get_model
     from zoo.images import save_grid
+    from zoo.runtime import MAX_SCALE, display_scale, is_folder_target, save_each, save_npz
 
     plugin = get_model(name)  # an unknown or broken model is the first thing to report
     sequences = plugin.data_kind == "sequences"
@@ -46,30 +59,45 @@ def sample_command(name: str, run: str, n: int | None, seed: int | None, label: 
     check_range("-n", n, 1, MAX_SAMPLES)
     check_range("--nrow", nrow, 1, MAX_SAMPLES)
     check_range("--seed", seed, 0, SEED_MAX)
+    check_range("--scale", scale, 1, MAX_SCALE)
     animated = animate or sequences
     out = ("samples.gif" if animated else "samples.png") if out is None else out
+    kind = "folder" if is_folder_target(out) else "npz" if out.lower().endswith(".npz") else "picture"
     suffix = ".gif" if animated else ".png"
-    if not out.lower().endswith(suffix):
+    if animated and kind != "picture":
+        why = "a sequence model's forecasts" if sequences else "--animate"
+        raise UsageError(f"{why} are written as a .gif; --out DIR/ and .npz take images drawn from noise")
+    if kind == "picture" and not out.lower().endswith(suffix):
         why = " for a sequence model" if sequences else (" with --animate" if animate else "")
-        raise UsageError(f"--out must name a {suffix} file{why}, got {out!r}")
+        raise UsageError(f"--out must name a {suffix} file{why}, a folder DIR/ or a .npz file, got {out!r}")
     run_dir = runs.find(name, run, runs_dir)
     loaded = runs.load(run_dir, device=pick_device(device), model_name=name)
     label = loaded.record.dataset.label(label)
+    tile_scale = display_scale(loaded.model.data.height, scale)
     if sequences:
-        _continue_sequences(loaded, n, seed, input_path, Path(out))
+        _continue_sequences(loaded, n, seed, input_path, Path(out), tile_scale)
         click.echo(out)
         return
     if animate:
-        _animate(name, loaded, n, seed, label, Path(out), nrow)
+        _animate(name, loaded, n, seed, label, Path(out), nrow, tile_scale)
         click.echo(out)
         return
     images = loaded.sample(n, seed=seed, label=label)
-    save_grid(images, Path(out), nrow=nrow)
-    click.echo(f"{n} samples from {run_dir} (step {loaded.step}) -> {out}", err=True)
+    where = f"{n} samples from {run_dir} (step {loaded.step})"
+    if kind == "folder":
+        files = save_each(images.numpy(), out.rstrip("/\\"), scale=scale or 1)
+        click.echo(f"{where} -> {len(files)} PNGs in {out} ({files[0].name} to {files[-1].name})", err=True)
+    elif kind == "npz":
+        labels = None if label is None else np.full(n, label)
+        save_npz(images.numpy(), out, labels=labels)
+        click.echo(f"{where} -> {out}: images uint8 {(n, *images.shape[2:], images.shape[1])}" + (", labels" if labels is not None else ""), err=True)
+    else:
+        save_grid(images, Path(out), nrow=nrow, scale=tile_scale)
+        click.echo(f"{where} -> {out} (each image {tile_scale}x)", err=True)
     click.echo(out)
 
 
-def _animate(name: str, loaded: Any, n: int, seed: int | None, label: int | None, gif: Path, nrow: int | None) -> None:
+def _animate(name: str, loaded: Any, n: int, seed: int | None, label: int | None, gif: Path, nrow: int | None, scale: int) -> None:
     """A stepped model's drawing: a GIF with a grid of the n images per step, and a PNG strip
     beside it with one row per image, its steps left to right."""
     import torch
@@ -80,12 +108,12 @@ def _animate(name: str, loaded: Any, n: int, seed: int | None, label: int | None
     if not isinstance(loaded.model, SteppedModel):
         raise UsageError(f"{name} draws each image in one step: --animate needs a model that draws step by step, such as draw")
     steps = loaded.model.sample_steps(n, seed=seed, label=label)  # (T, n, C, H, W)
-    save_animation(torch.stack([tile(frame, nrow) for frame in steps]), gif, progress=True)
-    strip = save_grid(steps.transpose(0, 1).flatten(0, 1), gif.with_suffix(".png"), nrow=len(steps))
+    save_animation(torch.stack([tile(frame, nrow) for frame in steps]), gif, progress=True, scale=scale)
+    strip = save_grid(steps.transpose(0, 1).flatten(0, 1), gif.with_suffix(".png"), nrow=len(steps), scale=scale)
     click.echo(f"{n} samples drawn in {len(steps)} steps from {loaded.path} (step {loaded.step}) -> {gif} and {strip}", err=True)
 
 
-def _continue_sequences(loaded: Any, n: int, seed: int | None, input_path: str | None, gif: Path) -> None:
+def _continue_sequences(loaded: Any, n: int, seed: int | None, input_path: str | None, gif: Path, scale: int) -> None:
     """A sequence model's forecasts as a GIF (truth and forecast side by side when the truth is
     known) and a PNG strip beside it, one row per sequence."""
     import torch
@@ -115,8 +143,8 @@ def _continue_sequences(loaded: Any, n: int, seed: int | None, input_path: str |
         continued = torch.cat([context, prediction], dim=1)
         animation, per_row, rows = continued.transpose(0, 1), 1, continued.flatten(0, 1)
         layout = f"the input has fewer than {model.context_frames + model.horizon} frames, so no truth to show beside it"
-    save_animation(torch.stack([tile(frame, per_row) for frame in animation]), gif, progress=True)
-    strip = save_grid(rows, gif.with_suffix(".png"), nrow=animation.shape[0])
+    save_animation(torch.stack([tile(frame, per_row) for frame in animation]), gif, progress=True, scale=scale)
+    strip = save_grid(rows, gif.with_suffix(".png"), nrow=animation.shape[0], scale=scale)
     click.echo(
         f"{len(context)} sequence{'s' if len(context) > 1 else ''} from {source} continued by {loaded.path} (step {loaded.step}): "
         f"{model.context_frames} frames given, {model.horizon} predicted; {layout} -> {gif} and {strip}",
