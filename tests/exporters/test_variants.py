@@ -83,3 +83,14 @@ def test_options_that_do_not_fit_are_one_line_errors(trained, tmp_path, zoo_cli,
     result = zoo_cli("export", "dcgan", "--onnx", "--int8", "--run", str(trained), "--out", str(tmp_path / "q.onnx"))
     assert_one_line_error(result, 2, "classifier:digits", "zoo features train")
     assert not (tmp_path / "q.onnx").exists()
+
+
+def test_each_variant_has_its_own_default_file(trained, tmp_path, zoo_cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for flags, name in (((), "dcgan-generator.onnx"), (("--optimize",), "dcgan-generator-optimized.onnx"), (("--fp16",), "dcgan-generator-fp16.onnx")):
+        result = zoo_cli("export", "dcgan", "--run", str(trained), "--onnx", *flags)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.strip() == name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dcgan-generator-fp16.onnx", "dcgan-generator-optimized.onnx", "dcgan-generator.onnx"]
+    plain = metadata(tmp_path / "dcgan-generator.onnx")
+    assert plain.get("precision", "fp32") == "fp32" and not plain.get("optimized"), "the later variants replaced nothing"

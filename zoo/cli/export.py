@@ -19,7 +19,7 @@ from zoo.printable import printable
 @click.option("--format", "fmt", default=None, help="Exporter to use (zoo.exporters entry point) [default: onnx].")
 @run_option
 @click.option("--graph", default=None, help="Graph to export [default: the model's first, usually generator].")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file [default: NAME-GRAPH.onnx].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file [default: NAME-GRAPH.onnx, NAME-GRAPH-optimized.onnx, -fp16, -int8 for the variants].")
 @flags_of(ExportOptions)
 @threads_option
 @runs_dir_option

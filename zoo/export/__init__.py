@@ -133,7 +133,7 @@ def export_run(
     graphs = loaded.model.export_graphs()
     if graph_name not in graphs:
         raise UsageError(f"{model_name} declares graph {graph_name!r} but its model does not export it")
-    out_path = Path(out) if out is not None else Path(f"{model_name}-{graph_name}{exporter.suffix}")
+    out_path = Path(out) if out is not None else Path(default_name(model_name, graph_name, exporter.suffix, options))
     if out_path.suffix != exporter.suffix:
         raise UsageError(f"--out must end in {exporter.suffix}, got {str(out_path)!r}")
     source = ExportSource.of_run(loaded, graph_name)
@@ -144,3 +144,13 @@ def export_run(
         return quality_check(loaded, graphs[graph_name])
 
     return exporter.export(graphs[graph_name], source, out_path, quality=quality, **options)
+
+
+VARIANT_TAGS = (("optimize", "optimized"), ("fp16", "fp16"), ("int8", "int8"))
+
+
+def default_name(model_name: str, graph_name: str, suffix: str, options: dict[str, Any]) -> str:
+    """``NAME-GRAPH[-optimized][-fp16|-int8]SUFFIX``: each variant has its own default file, so
+    exporting one never replaces another."""
+    tags = "".join(f"-{tag}" for key, tag in VARIANT_TAGS if options.get(key))
+    return f"{model_name}-{graph_name}{tags}{suffix}"
