@@ -33,6 +33,18 @@ def assert_one_line_error(result, code: int | tuple[int, ...], *fragments: str) 
         assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
 
 
+def file_digests(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` by relative path, with its sha256 (lock files aside): equal
+    before and after a command, nothing in the folder was written."""
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.endswith(".lock")
+    }
+
+
 def install_distribution(
     site: Path, dist: str, entries: dict[str, str], modules: dict[str, str], group: str = "zoo.models"
 ) -> None:

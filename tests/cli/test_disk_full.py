@@ -9,7 +9,6 @@ SIGXFSZ is ignored so the write returns the error instead of killing the process
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
 import shutil
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from support import file_digests
 from zoo.runs import checkpoint
 from zoo.training.trainer import TrainOptions, TrainRequest, train
 
@@ -53,15 +53,6 @@ def assert_failed_write(result: subprocess.CompletedProcess, *fragments: str) ->
     assert not errors[0].startswith("error: unexpected"), errors[0]
     for fragment in ("File too large", *fragments):
         assert fragment in errors[0], f"{fragment!r} not in {errors[0]!r}"
-
-
-def tree(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` by relative path, with its sha256 (lock files aside)."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.endswith(".lock")
-    }
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +104,12 @@ def test_a_failed_write_leaves_the_existing_out_file_as_it_was(made, tmp_path, v
     args = OUT_VERBS[verb](made, tmp_path / "out")
     out = Path(args[args.index("--out") + 1])
     out.write_bytes(EXISTING)
-    runs_before = tree(made["runs"])
+    runs_before = file_digests(made["runs"])
     result = zoo_limited(*args, cwd=tmp_path, env={"ZOO_RUNS_DIR": str(made["runs"])})
     assert_failed_write(result)
     assert out.read_bytes() == EXISTING
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name], "no temporary file is left beside it"
-    assert tree(made["runs"]) == runs_before, "the runs read are unchanged"
+    assert file_digests(made["runs"]) == runs_before, "the runs read are unchanged"
 
 
 @pytest.mark.battery("disk full")
@@ -135,10 +126,10 @@ def test_a_new_run_whose_first_checkpoint_cannot_be_written_counts_no_checkpoint
 def test_a_resumed_run_that_cannot_checkpoint_keeps_its_last_checkpoint(made, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(made["dcgan"], run)
-    saved = tree(run / "checkpoints")
+    saved = file_digests(run / "checkpoints")
     result = zoo_limited("train", "dcgan", "--resume", str(run), "--steps", "6", "--no-progress", limit=20_000, cwd=tmp_path, env={})
     assert_failed_write(result, "safetensors")
-    assert tree(run / "checkpoints") == saved
+    assert file_digests(run / "checkpoints") == saved
     again = subprocess.run([sys.executable, "-m", "zoo", "sample", "dcgan", "--run", str(run), "--out", str(tmp_path / "s.png")], capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
 

@@ -4,7 +4,6 @@ what is damaged, exit 1, no traceback, never the catch-all, and nothing in the r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Callable
 
 import pytest
 
-from support import assert_one_line_error
+from support import assert_one_line_error, file_digests
 from zoo.runs import checkpoint
 
 
@@ -94,14 +93,6 @@ VERBS = {
 CASES = [(damage, verb) for damage in DAMAGES for verb in VERBS] + [(damage, "train --resume") for damage in RESUME_ONLY]
 
 
-def tree(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.endswith(".lock")
-    }
-
-
 def damaged(trained: Path, tmp_path: Path, how: Callable[[Path], None]) -> Path:
     run = tmp_path / "runs" / "dcgan" / trained.name
     shutil.copytree(trained, run)
@@ -117,10 +108,10 @@ def test_a_damaged_run_is_one_line_naming_the_damage_and_nothing_is_written(trai
     out = tmp_path / "out"
     out.mkdir()
     monkeypatch.chdir(out)
-    before = tree(run)
+    before = file_digests(run)
     result = zoo_cli(*VERBS[verb](run, out))
     assert_one_line_error(result, 1, says)
-    assert tree(run) == before, "the damaged run is left as it was"
+    assert file_digests(run) == before, "the damaged run is left as it was"
     assert not list(out.iterdir()), "nothing is written"
 
 
