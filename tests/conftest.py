@@ -12,6 +12,29 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
 
+# The suite is the one process on the machine that runs it: it computes on every core, as torch
+# would by default, rather than on zoo's default for a shared machine (half of them, see
+# zoo.threads), which the in-process CLI calls would otherwise set for the whole session.
+os.environ.setdefault("ZOO_THREADS", str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+THREAD_VARIABLES = ("ZOO_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@pytest.fixture(autouse=True)
+def threads_restored():
+    """An in-process ``zoo ... --threads N`` sets the process's counts; the next test starts from the suite's own."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    torch = sys.modules.get("torch")
+    count = torch.get_num_threads() if torch is not None else None
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(count if count is not None else int(os.environ["ZOO_THREADS"]))
+
 # Small networks keep the suite fast; the architecture is the same as the defaults'.
 TINY_DCGAN = ("--set", "generator_width=8", "--set", "discriminator_width=8", "--set", "latent_dim=16")
 

@@ -48,8 +48,9 @@ def use(threads: int | None) -> int:
     global _chosen
     count = default_threads() if threads is None else threads
     _chosen = count
-    # read by torch when it is imported (and by the processes it starts); set directly if it already is
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(count)
+    # read by torch when it is imported and by the processes zoo starts (torchrun's workers, data
+    # loaders), so they keep this count; torch's own count is set directly if it is loaded
+    os.environ[ENV] = os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(count)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(count)
     return count
