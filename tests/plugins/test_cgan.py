@@ -174,7 +174,7 @@ def test_sample_cgan_label_3_draws_threes(zoo_cli, runs_dir, tmp_path):
     assert classifier.score(test.images.flatten(1).numpy() / 255, test.labels.numpy()) > 0.95
     for label in (3, 7):  # 7 is the control: the label, not luck, picks the digit
         out = tmp_path / f"label-{label}.png"
-        result = zoo_cli("sample", "cgan", "--label", str(label), "-n", "16", "--seed", "0", "--out", str(out))
+        result = zoo_cli("sample", "cgan", "--label", str(label), "-n", "16", "--seed", "0", "--out", str(out), "--scale", "1")
         assert result.exit_code == 0, result.stderr
         predicted = classifier.predict(grid_tiles(out, 16, 16, nrow=4).reshape(16, -1))
         assert (predicted == label).sum() >= 14, f"--label {label} gave classes {predicted.tolist()}"
