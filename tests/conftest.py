@@ -12,10 +12,13 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
 
-# The suite is the one process on the machine that runs it: it computes on every core, as torch
-# would by default, rather than on zoo's default for a shared machine (half of them, see
-# zoo.threads), which the in-process CLI calls would otherwise set for the whole session.
-os.environ.setdefault("ZOO_THREADS", str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+# The suite has the machine to itself: its workers (pytest-xdist, see pyproject's addopts) share
+# every core, as torch would use them by default, rather than each taking zoo's default for a
+# shared machine (half of them, see zoo.threads), which the in-process CLI calls would
+# otherwise set for the whole session.
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+os.environ.setdefault("ZOO_THREADS", str(max(1, CORES // WORKERS)))
 THREAD_VARIABLES = ("ZOO_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
