@@ -49,3 +49,18 @@ def build_model(plugin: Plugin, config: Any, data: DataSpec, device: Any = "cpu"
 def model_entries() -> list[registry.Entry]:
     """Every registered model with its status (ok, broken, conflict) and error, for listings."""
     return registry.load_all(registry.MODELS)
+
+
+def dataset_refusal(plugin: Plugin, dataset: str, kind: str, labelled: bool) -> str | None:
+    """Why ``plugin`` cannot train on ``dataset`` (one line), or None when it can.
+
+    The one rule for pairing a model with data: ``zoo train`` applies it to the set it loaded,
+    ``zoo info`` to what each installed source declares (``DatasetSource.kind`` and ``labelled``).
+    ``kind`` is ``"images"`` or ``"sequences"``; ``labelled``: whether the images carry class labels.
+    """
+    if plugin.conditional and not labelled:
+        return f"{plugin.name} is class-conditional but dataset {dataset!r} has no labels; pick a labelled dataset"
+    if kind != plugin.data_kind:
+        hint = "use --dataset moving-digits" if plugin.data_kind == "sequences" else f"pick an image dataset such as {plugin.default_dataset}"
+        return f"{plugin.name} trains on {plugin.data_kind}, but dataset {dataset!r} gives {kind}; {hint}"
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,40 @@ def test_list_and_info(zoo_cli):
     assert "latent_dim" in zoo_cli("info", "dcgan").stdout
 
 
+def test_info_lists_only_the_datasets_the_model_trains_on_as_train_decides(runs_dir, zoo_cli):
+    from zoo import registry
+
+    installed = list(registry.entries(registry.DATASETS))
+
+    def datasets(name: str) -> tuple[dict, str]:
+        info = json.loads(zoo_cli("info", name, "--json").stdout)
+        (line,) = [line for line in zoo_cli("info", name).stdout.splitlines() if line.startswith("datasets: ")]
+        return info, line
+
+    dcgan, line = datasets("dcgan")
+    assert dcgan["datasets"] == [d for d in installed if d != "moving-digits"] and dcgan["datasets_needing_labels"] == []
+    assert line == f"datasets: {', '.join(dcgan['datasets'])} (default digits)"
+    cgan, line = datasets("cgan")
+    assert cgan["datasets"] == [d for d in installed if d not in ("moving-digits", "lfw", "lfw-subset")]
+    assert cgan["datasets_needing_labels"] == ["folder", "prepared"], "a folder without class subfolders has no labels"
+    assert "folder (labelled ones)" in line and "lfw" not in line
+    assert datasets("convlstm")[0]["datasets"] == ["moving-digits"]
+    # what info leaves out, train refuses
+    assert_one_line_error(zoo_cli("train", "dcgan", "--dataset", "moving-digits"), 2, "dcgan trains on images, but dataset 'moving-digits' gives sequences")
+    assert_one_line_error(zoo_cli("train", "cgan", "--dataset", "lfw-subset"), 2, "cgan is class-conditional but dataset 'lfw-subset' has no labels")
+    assert not runs_dir.exists()
+
+
+def test_the_finish_line_shows_the_means_logged_for_the_last_interval(runs_dir, zoo_cli):
+    result = zoo_cli("train", "dcgan", "--steps", "12", "--log-every", "5", "--no-progress", *TINY)
+    assert result.exit_code == 0, result.stderr
+    from zoo.runs import metrics_log
+
+    last = metrics_log.training_lines(Path(result.stdout.strip()))[-1]  # the means of steps 11 and 12
+    means = ", ".join(f"{key} {last[key]:.4g}" for key in ("loss_d", "d_accuracy", "loss_g"))
+    assert result.stderr.splitlines()[-1] == f"finished at step 12: {means} (mean of steps 11-12)"
+
+
 def test_train_prints_the_run_directory_and_sample_writes_a_grid(trained_run, zoo_cli, tmp_path):
     assert trained_run.parent.parent == Path(__import__("os").environ["ZOO_RUNS_DIR"])
     assert (trained_run / "config.json").is_file() and (trained_run / "metrics.jsonl").is_file()
@@ -48,8 +83,11 @@ def test_train_prints_the_run_directory_and_sample_writes_a_grid(trained_run, zo
     again = tmp_path / "again.png"
     zoo_cli("sample", "dcgan", "--run", str(trained_run), "-n", "16", "--seed", "1", "--out", str(again))
     assert out.read_bytes() == again.read_bytes(), "latest is this run, and a seed fixes the samples"
-    listing = zoo_cli("runs", "dcgan").stdout
-    assert "step      20" in listing and "loss_d=" in listing and str(trained_run) in listing
+    header, row = zoo_cli("runs", "dcgan").stdout.splitlines()
+    assert header.split("  ")[0] == "model" and "last losses" in header
+    cells = re.split(r" {2,}", row)
+    assert cells[0] == "dcgan" and cells[1] == trained_run.name and cells[3:5] == ["finished", "20/20"]
+    assert cells[6].startswith("loss_d ") and cells[-1] == str(trained_run)
 
 
 def test_samples_leave_as_a_grid_at_any_scale_a_folder_of_pngs_or_an_npz_of_the_same_images(trained_run, zoo_cli, tmp_path):

@@ -30,11 +30,11 @@ def test_damaged_lines_are_skipped_not_fatal(tmp_path):
         + b"\n" + json.dumps(good[1]).encode() + b"\n"
     )  # fmt: skip
     assert metrics_log.read(tmp_path) == good
-    assert runs.last_losses(tmp_path) == {"loss": 0.5}
+    assert runs.last_losses(tmp_path).values == {"loss": 0.5}
 
 
 def test_no_log_reads_as_empty(tmp_path):
-    assert metrics_log.read(tmp_path) == [] and runs.last_losses(tmp_path) == {}
+    assert metrics_log.read(tmp_path) == [] and runs.last_losses(tmp_path).values == {}
 
 
 @pytest.mark.battery("metrics log")

@@ -59,7 +59,9 @@ def test_a_pinned_discriminator_and_identical_samples_are_warned_about(tmp_path,
     overrides = ["lr_generator=10", "lr_discriminator=1e6", "generator_width=8", "discriminator_width=8", "ema_decay=0"]
     run_dir = train(TrainRequest("dcgan", runs_dir=tmp_path, overrides=overrides, options=options)).run_dir
     warnings = {w["kind"]: w for w in events(run_dir, "warning")}
-    assert set(warnings) == {"discriminator_pinned", "low_diversity"}
+    # its one image is no digit either: the last grid is also unlike the data
+    assert set(warnings) == {"discriminator_pinned", "low_diversity", "unlike_data"}
+    assert "mode collapse" in warnings["low_diversity"]["message"] and "posterior" not in warnings["low_diversity"]["message"]
     pinned = warnings["discriminator_pinned"]
     assert pinned["step"] - pinned["since_step"] + 1 == 20, "warned once the streak reached the patience"
     assert warnings["low_diversity"]["step"] == 60 and warnings["low_diversity"]["ratio"] < 0.2
@@ -71,6 +73,7 @@ def test_a_pinned_discriminator_and_identical_samples_are_warned_about(tmp_path,
 def test_collapse_watch_is_quiet_for_a_healthy_run():
     data = torch.rand(64, 1, 8, 8)
     watch = CollapseWatch(data, patience=3, floor=0.2)
+    assert watch.real_nearest is None, "64 images: none are left to set the scale of 'near the data'"
     for step, accuracy in enumerate([1.0, 1.0, 0.5, 1.0, 1.0, 0.7], start=1):
         assert watch.after_step(step, {"d_accuracy": accuracy}) is None, "no streak reaches 3 steps"
     assert watch.after_step(7, {"loss": 1.0}) is None, "models without a discriminator are never pinned"
@@ -78,3 +81,56 @@ def test_collapse_watch_is_quiet_for_a_healthy_run():
     assert entry["event"] == "diversity" and 0.8 < entry["ratio"] < 1.2
     low = watch.after_samples(8, torch.rand(1, 1, 8, 8).expand(64, 1, 8, 8) + 0.01 * torch.rand(64, 1, 8, 8))
     assert [e["event"] for e in low] == ["diversity", "warning"]
+
+
+def test_a_vae_after_one_epoch_is_warned_of_posterior_collapse_in_its_own_words(zoo_cli, runs_dir):
+    """One epoch of the embedded digits (25 steps): the KL is near zero and every reconstruction is the same blob."""
+    result = zoo_cli("train", "vae", "--epochs", "1", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.stderr
+    assert warnings[0].startswith("warning: step 25: the posterior has collapsed: the KL to the prior is ")
+    assert "reconstructions of 64 different images are" in warnings[0] and "the decoder ignores the latent code" in warnings[0]
+    assert "mode collapse" not in result.stderr and "discriminator" not in result.stderr and "generator" not in result.stderr
+    (run_dir,) = (runs_dir / "vae").iterdir()
+    (warning,) = events(run_dir, "warning")
+    assert warning["kind"] == "posterior_collapse" and warning["kl"] < 0.5 and warning["reconstruction_ratio"] < 0.1
+
+
+def _variational_watch(kl: float) -> CollapseWatch:
+    watch = CollapseWatch(torch.rand(128, 1, 8, 8), patience=3, floor=0.2)
+    watch.after_step(1, {"loss": 100.0, "kl": kl})
+    return watch
+
+
+def test_a_vae_whose_code_is_used_but_whose_samples_look_alike_is_told_so_in_vae_words():
+    samples = torch.full((64, 1, 8, 8), 0.5) + 0.01 * torch.rand(64, 1, 8, 8)
+    entries = _variational_watch(kl=8.0).after_samples(5, samples, reconstructions=torch.rand(64, 1, 8, 8))
+    (warning,) = [e for e in entries if e["event"] == "warning"]
+    assert warning["kind"] == "low_diversity" and "the decoder draws near-average images from the prior" in warning["message"]
+    assert "mode collapse" not in warning["message"]
+
+
+def test_a_used_code_with_distinct_reconstructions_is_no_collapse():
+    entries = _variational_watch(kl=8.0).after_samples(5, torch.rand(64, 1, 8, 8), reconstructions=torch.rand(64, 1, 8, 8), final=True)
+    assert [e["event"] for e in entries] == ["diversity"]
+    assert entries[0]["kl"] == 8.0 and 0.8 < entries[0]["reconstruction_ratio"] < 1.2 and 0.5 < entries[0]["nearest_real_ratio"] < 1.5
+
+
+def test_samples_unlike_the_data_are_warned_about_at_the_last_grid_only():
+    """Real images are smooth blobs; the generator still draws a checkerboard-like texture."""
+    grid = torch.linspace(0, 1, 8)
+    blobs = torch.stack([torch.exp(-((grid[:, None] - a) ** 2 + (grid[None, :] - b) ** 2) * 20) for a, b in torch.rand(128, 2)])[:, None]
+    texture = (torch.rand(64, 1, 8, 8) > 0.5).float()
+    watch = CollapseWatch(blobs, patience=1000, floor=0.1)
+    watch.after_step(1, {"loss_d": 0.01, "d_accuracy": 1.0, "loss_g": 5.0})
+    assert [e["event"] for e in watch.after_samples(1, texture)] == ["diversity"], "an early grid may still be noise"
+    watch.after_step(2, {"loss_d": 0.01, "d_accuracy": 1.0, "loss_g": 5.0})
+    entries = watch.after_samples(2, texture, final=True)
+    (warning,) = [e for e in entries if e["event"] == "warning"]
+    assert warning["kind"] == "unlike_data" and warning["nearest_real_ratio"] > 2
+    assert "training ended with samples unlike the data" in warning["message"]
+    assert "the discriminator told real from generated 100% of the time: the generator has not learned the data yet; train longer" in warning["message"]
+    watch.after_step(3, {"loss_d": 0.01, "d_accuracy": 1.0, "loss_g": 5.0})
+    healthy = watch.after_samples(3, blobs[64:], final=True)
+    assert [e["event"] for e in healthy] == ["diversity"]

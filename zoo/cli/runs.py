@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,26 +11,51 @@ from zoo.cli.options import json_option, runs_dir_option
 from zoo.errors import UsageError
 from zoo.printable import printable
 
+if TYPE_CHECKING:
+    from zoo.runs import RunInfo
+
 
 @click.command("runs")
 @click.argument("name", required=False)
 @runs_dir_option
 @json_option
 def runs_command(name: str | None, runs_dir: str | None, as_json: bool) -> None:
-    """List runs (of model NAME, or all) with their step and last losses."""
+    """List runs (of model NAME, or all): status, steps, headline metric and last losses.
+
+    Status is running, finished, interrupted or failed; steps are the newest step trained,
+    over the target where it is known; the metric is the run's IWAE NLL, else FID, else
+    forecast MSE, from the newest evaluation of it; last losses are the means the trainer
+    logged over its last interval.
+    """
     from zoo import runs
+    from zoo.runs.progress import LAST_LOSSES
 
     root = runs.runs_root(runs_dir)
     found = runs.list_runs(root, name, warn=lambda message: click.echo(f"warning: {printable(message)}", err=True))
     if as_json:
-        click.echo(json.dumps([{**r.__dict__, "path": str(r.path)} for r in found], indent=2))
+        click.echo(json.dumps([r.to_json() for r in found], indent=2))
         return
     if not found:
         click.echo(f"no runs under {root}" + (f" for {name}" if name else ""))
         return
-    for r in found:
-        losses = " ".join(f"{k}={v:.4g}" for k, v in r.losses.items())
-        click.echo(f"{r.model:<10} step {r.step:>7}  {r.dataset:<14} {losses:<32} {r.path}")
+    header = ("model", "run", "dataset", "status", "steps", "metric", f"last losses ({LAST_LOSSES})", "path")
+    rows = [header] + [_row(r) for r in found]
+    click.echo(aligned(rows))
+
+
+def _row(run: "RunInfo") -> tuple[str, ...]:
+    """A run's cells, in the header's order."""
+    progress = run.progress
+    steps = f"{progress.step}/{progress.target}" if progress.target is not None else str(progress.step)
+    metric = run.headline.text(progress.step) if run.headline is not None else "-"
+    losses = progress.last_losses.text() or "-"
+    return (printable(run.model), printable(run.path.name), printable(run.dataset), progress.status, steps, metric, losses, printable(str(run.path)))
+
+
+def aligned(rows: list[tuple[str, ...]]) -> str:
+    """Columns as wide as their widest cell, two spaces apart; the last column unpadded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[-1]]).rstrip() for row in rows)
 
 
 @click.command("compare")

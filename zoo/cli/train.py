@@ -124,13 +124,14 @@ def train_command(ctx: click.Context, name: str, resume_dir: str | None, nproc: 
         result = trainer.train(request, on_start=announce)
     if not distributed.is_main():
         ctx.exit(_exit_code(result))  # rank 0 reports
-    losses = ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items())
     if result.interrupted:
         nproc = f" --nproc {distributed.world_size()}" if distributed.world_size() > 1 else ""
         click.echo(f"interrupted at step {result.step}; checkpoint saved. Continue with: zoo train {name}{nproc} --resume {result.run_dir}", err=True)
         click.echo(str(result.run_dir))
         ctx.exit(_exit_code(result))
-    click.echo(f"finished at step {result.step}: {losses}", err=True)
+    losses = runs.last_losses(result.run_dir)  # what zoo runs and zoo compare show too
+    summary = f": {losses.text()} ({losses.describe()})" if losses.values else ""
+    click.echo(f"finished at step {result.step}{summary}", err=True)
     click.echo(str(result.run_dir))
 
 

@@ -17,6 +17,7 @@ class Digits(DatasetSource):
     """
 
     name = "digits"
+    labelled = True
     summary = "scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes); no download"
     default_size = 16
     default_channels = 1
@@ -47,6 +48,7 @@ class LFWSubset(DatasetSource):
     """
 
     name = "lfw-subset"
+    labelled = False
     summary = "scikit-image's bundled 100 greyscale 25x25 face crops from LFW; no download"
     default_size = 32
     default_channels = 1

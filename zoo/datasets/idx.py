@@ -163,6 +163,7 @@ class MNIST(IdxDataset):
     """The MNIST handwritten digits: 60,000 train and 10,000 test images, 28x28, labels 0-9."""
 
     name = "mnist"
+    labelled = True
     summary = "MNIST handwritten digits, 28x28 greyscale, 10 classes (idx files under --data-dir)"
     torchvision_name = "MNIST"
     url = "https://ossci-datasets.s3.amazonaws.com/mnist/"
@@ -172,6 +173,7 @@ class FashionMNIST(IdxDataset):
     """Zalando's Fashion-MNIST clothing images: 60,000 train and 10,000 test, 28x28, 10 classes."""
 
     name = "fashion-mnist"
+    labelled = True
     summary = "Fashion-MNIST clothing images, 28x28 greyscale, 10 classes (idx files under --data-dir)"
     torchvision_name = "FashionMNIST"
     url = "https://github.com/zalandoresearch/fashion-mnist"

@@ -94,6 +94,8 @@ def bouncing_path(rng: np.random.RandomState, frames: int, room: int) -> list[tu
 
 class MovingDigits(DatasetSource):
     name = "moving-digits"
+    kind = "sequences"
+    labelled = False
     summary = "2 digits bouncing in 64x64 frames, 20 frames a sequence (Moving MNIST recipe); digits by default, moving-digits:mnist for MNIST's"
     default_size = 64
     default_channels = 1

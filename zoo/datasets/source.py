@@ -156,6 +156,12 @@ class DatasetSource(ABC):
     """The ``ARGUMENT`` used when the name has none; None: the argument is required."""
     streams: ClassVar[bool] = False
     """True if ``load`` can return a set read from disk batch by batch (``residency``)."""
+    kind: ClassVar[str] = "images"
+    """What ``load`` returns: ``"images"`` (an :class:`ImageSet`) or ``"sequences"`` (a :class:`SequenceSet`)."""
+    labelled: ClassVar[bool | None] = None
+    """Whether its images carry class labels; None where that depends on the set (``folder:``
+    class subfolders). ``zoo info`` reads these two, before loading anything, to list the
+    datasets a model accepts (:func:`zoo.models.dataset_refusal`)."""
 
     @classmethod
     def canonical_argument(cls, argument: str) -> str:

@@ -25,6 +25,7 @@ class CIFAR10(DatasetSource):
     """CIFAR-10: 50,000 train and 10,000 test colour images, 32x32, 10 classes."""
 
     name = "cifar10"
+    labelled = True
     summary = "CIFAR-10 photos, 32x32 colour, 10 classes (torchvision's python batches under --data-dir)"
     default_size = 32
     default_channels = 3
@@ -58,6 +59,7 @@ class LFW(DatasetSource):
     """
 
     name = "lfw"
+    labelled = False
     summary = "Labeled Faces in the Wild, face crops in colour, unlabelled (torchvision's lfw-py under --data-dir)"
     default_size = 64
     default_channels = 3

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
     from zoo.contract import Model, Plugin
     from zoo.datasets.source import ImageSet
+    from zoo.runs.headline import Headline
+    from zoo.runs.progress import LastLosses, Progress
 
 CONFIG = "config.json"
 
@@ -105,19 +107,53 @@ def resolve(run: str, runs_dir: str | Path | None = None) -> Path:
 
 @dataclasses.dataclass
 class RunInfo:
+    """One line of ``zoo runs``: a run, how far it got and how it is doing."""
+
     path: Path
     model: str
     created: str
     dataset: str
-    step: int
-    losses: dict[str, float]
+    progress: "Progress"
+    headline: "Headline | None"
+    """The newest evaluation's headline metric (:mod:`zoo.runs.headline`)."""
+
+    @property
+    def step(self) -> int:
+        """The newest step trained (see :mod:`zoo.runs.progress`)."""
+        return self.progress.step
+
+    @property
+    def losses(self) -> dict[str, float]:
+        """The last losses: the means of the last logged interval."""
+        return self.progress.last_losses.values
+
+    def to_json(self) -> dict[str, Any]:
+        p, losses = self.progress, self.progress.last_losses
+        return {
+            "path": str(self.path),
+            "run": self.path.name,
+            "model": self.model,
+            "created": self.created,
+            "dataset": self.dataset,
+            "status": p.status,
+            "step": p.step,
+            "target": p.target,
+            "checkpoint_step": p.checkpoint_step,
+            "failure": p.failure,
+            "metric": None if self.headline is None else dataclasses.asdict(self.headline),
+            "losses": losses.values,
+            "losses_steps": None if losses.last_step is None else [losses.first_step, losses.last_step],
+        }
 
 
 def list_runs(root: Path, model_name: str | None = None, warn: Callable[[str], None] | None = None) -> list[RunInfo]:
-    """Runs under ``root`` (of one model, or all), oldest first. Folders without a ``config.json``
-    are not runs and are passed over; a run whose ``config.json`` is damaged is skipped too, and
-    ``warn`` (if given) is told why, so one damaged run never hides the others."""
-    from zoo.runs.checkpoint import list_checkpoints
+    """Runs under ``root`` (of one model, or all), by model and then oldest first. Folders
+    without a ``config.json`` are not runs and are passed over; a run whose ``config.json`` is
+    damaged is skipped too, and ``warn`` (if given) is told why, so one damaged run never hides
+    the others."""
+    from zoo.runs import metrics_log
+    from zoo.runs.headline import headline
+    from zoo.runs.progress import read_progress
 
     found = []
     if not root.is_dir():
@@ -133,26 +169,26 @@ def list_runs(root: Path, model_name: str | None = None, warn: Callable[[str], N
                 if warn is not None and (run_dir / CONFIG).exists():
                     warn(f"skipped a damaged run: {exc}")
                 continue
-            checkpoints = list_checkpoints(run_dir)
+            log = metrics_log.read(run_dir)
             found.append(
                 RunInfo(
                     path=run_dir,
                     model=record.model,
                     created=record.created,
                     dataset=record.dataset.name,
-                    step=checkpoints[-1][0] if checkpoints else 0,
-                    losses=last_losses(run_dir),
+                    progress=read_progress(run_dir, record, log),
+                    headline=headline(log),
                 )
             )
-    return sorted(found, key=lambda info: (info.created, info.path.name))
+    return sorted(found, key=lambda info: (info.model, info.created, info.path.name))
 
 
-def last_losses(run_dir: Path) -> dict[str, float]:
-    """The losses of the trainer's last line of ``metrics.jsonl`` (empty if none was written)."""
-    from zoo.runs import metrics_log
+def last_losses(run_dir: Path) -> "LastLosses":
+    """The run's last losses: the means its log holds for the last logged interval
+    (:func:`zoo.runs.progress.last_losses`, the one definition every listing uses)."""
+    from zoo.runs import metrics_log, progress
 
-    lines = metrics_log.training_lines(run_dir)
-    return {k: v for k, v in lines[-1].items() if k.startswith("loss")} if lines else {}
+    return progress.last_losses(metrics_log.read(run_dir))
 
 
 SAMPLE_BATCH = 256
@@ -195,12 +231,14 @@ class LoadedRun:
         return torch.cat([self.model.sample(count, seed=s, label=label) for count, s in zip(counts, seeds)])
 
     def data(self, split: str = "test", dataset: str | None = None, data_dir: str | Path | None = None) -> "ImageSet":
-        """A split of the run's dataset (or of ``dataset``), at the size and channels the model takes."""
-        from zoo.models import get_model
+        """A split of the run's dataset (or of ``dataset``), at the size and channels the model
+        takes; refused, as ``zoo train`` refuses it, where the model cannot take that data."""
+        from zoo.models import dataset_refusal, get_model
 
         data = self.record.dataset.load(split, dataset=dataset, data_dir=data_dir)
-        if get_model(self.name).conditional and data.labels is None:
-            raise UsageError(f"{self.name} is class-conditional but dataset {data.name!r} has no labels")
+        refusal = dataset_refusal(get_model(self.name), data.name, data.spec.kind, labelled=data.labels is not None)
+        if refusal is not None:
+            raise UsageError(refusal)
         return data
 
 

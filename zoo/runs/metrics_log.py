@@ -46,11 +46,12 @@ def read(run_dir: Path) -> list[dict[str, Any]]:
 def training_lines(run_dir: Path) -> list[dict[str, Any]]:
     """The trainer's step lines: no event (evaluations, warnings) and a whole step number, each
     with only its numeric values (a damaged value is dropped, never shown or summed)."""
-    return [
-        {key: value for key, value in entry.items() if is_number(value)}
-        for entry in read(run_dir)
-        if "event" not in entry and is_step(entry.get("step"))
-    ]
+    return [{key: value for key, value in entry.items() if is_number(value)} for entry in read(run_dir) if is_training_line(entry)]
+
+
+def is_training_line(entry: dict[str, Any]) -> bool:
+    """A line the trainer wrote for a step it trained (not an event)."""
+    return "event" not in entry and is_step(entry.get("step"))
 
 
 def is_number(value: Any) -> bool:

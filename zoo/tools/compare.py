@@ -1,15 +1,17 @@
 """What a run's files say, and several runs side by side (``zoo compare``).
 
 :func:`summarize` reads one run directory (``config.json``, ``metrics.jsonl``, the
-checkpoints) into a :class:`RunSummary`: steps, wall time, the training log, events and
-the latest evaluation per (dataset, split, extractor). :func:`compare_runs` lines runs up
+checkpoints) into a :class:`RunSummary`: its progress (status, steps, target and last losses,
+see :mod:`zoo.runs.progress`), wall time, the training log, events and the latest evaluation
+per (dataset, split, extractor). :func:`compare_runs` lines runs up
 in one :class:`Comparison`, printed by ``.table()`` or as JSON by ``.to_json()``.
 :mod:`zoo.tools.report` draws its page from the same summary.
 
 Evaluation lines (``"event": "evaluate"``) are read generically, whoever wrote them: every
 numeric top-level key other than :data:`EVAL_CONTEXT` is a metric, ``dataset``, ``split``
 and ``extractor`` say what it was measured on, and a ``floor`` dict holds the same metrics
-measured between two halves of the real data.
+measured between two halves of the real data. A metric with a spread (``kid_mean`` and
+``kid_std``, see :func:`with_spreads`) is one row of ``mean ± std`` cells.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from zoo import runs
-from zoo.runs import metrics_log
+from zoo.runs import metrics_log, progress
+from zoo.runs.progress import LastLosses, Progress, read_progress
 from zoo.runs.record import RunRecord
 
-TRAINING_BOOKKEEPING = ("step", "epoch", "time", "images_per_s")
+TRAINING_BOOKKEEPING = progress.BOOKKEEPING
 """Keys of a training log line that are not measurements of the model."""
 EVAL_CONTEXT = (
     "step", "time", "n", "samples", "n_real", "floor_n", "kid_subset_size", "prdc_n", "iwae_k",
@@ -32,10 +35,15 @@ EVAL_CONTEXT = (
 )
 """Numeric keys of an evaluate line that say how it was measured, not what."""
 EVAL_IDENTITY = ("dataset", "split", "extractor")
-NOT_COMPARED = ("model", "dataset.name", "created", "command", "dataset.spec", "dataset.note", "training.progress", "schema")
+NOT_COMPARED = (
+    "model", "dataset.name", "created", "command", "dataset.spec", "dataset.note", "training.progress", "schema",
+    "training.steps",
+)  # fmt: skip
 """config.json entries left out of the config rows: the model and dataset have rows of their
 own, and the rest differ between any two runs (creation time, command line) or repeat other
-fields, so a row would only be noise."""
+fields, so a row would only be noise. ``training.steps`` is the target the run began with,
+which a ``--resume --steps`` changes without rewriting config.json: the ``target steps`` row
+shows the one in force."""
 FLOOR_LABEL = "real vs real (floor)"
 
 
@@ -101,11 +109,11 @@ class RunSummary:
     """From the run's creation to its last training log line (pauses before a --resume included)."""
     training: list[dict[str, Any]]
     """Training log lines, one per step (a step logged twice keeps its later line), by step."""
-    final: dict[str, float]
-    """The measurements of the last training log line written: losses and the like."""
     events: list[dict[str, Any]]
     """Every ``"event"`` line, in the order written."""
     evaluation_history: list[EvalRecord]
+    progress: Progress
+    """Status, the newest step trained, the target and the last losses (:mod:`zoo.runs.progress`)."""
 
     @property
     def model(self) -> str:
@@ -121,10 +129,20 @@ class RunSummary:
 
     @property
     def steps(self) -> int:
-        """Steps trained: the newest checkpoint's, which is what sampling and reports use."""
+        """The newest checkpoint's step (else the last logged one): what sampling and the
+        report's grid use. The newest step trained is ``progress.step``."""
         if self.checkpoint_step is not None:
             return self.checkpoint_step
         return self.logged_step or 0
+
+    @property
+    def last_losses(self) -> LastLosses:
+        return self.progress.last_losses
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last losses' values (the means of the last logged interval)."""
+        return self.progress.last_losses.values
 
     @property
     def evaluations(self) -> list[EvalRecord]:
@@ -154,9 +172,9 @@ def summarize(run_dir: str | Path) -> RunSummary:
         logged_step=int(last["step"]) if last else None,
         wall_time_s=_wall_time(record, training_lines),
         training=[by_step[step] for step in sorted(by_step)],
-        final={k: v for k, v in last.items() if is_number(v) and k not in TRAINING_BOOKKEEPING},
         events=[e for e in log if "event" in e],
         evaluation_history=[EvalRecord.from_line(e) for e in log if e.get("event") == "evaluate"],
+        progress=read_progress(run_dir, record, log),
     )
 
 
@@ -203,6 +221,8 @@ class Row:
     """One per run; None where the run lacks it."""
     key: dict[str, Any] = dataclasses.field(default_factory=dict)
     """What the row holds, for programs: the config field, or the metric and what it was measured on."""
+    spread: list[Any] | None = None
+    """A metric with a spread: each run's std beside its mean in ``values`` (JSON ``"std"``)."""
 
 
 @dataclasses.dataclass
@@ -213,7 +233,10 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {
             "runs": [{"path": str(r.path), "model": r.model, "run_id": r.run_id} for r in self.runs],
-            "rows": [{"label": row.label, "kind": row.kind, **row.key, "values": row.values} for row in self.rows],
+            "rows": [
+                {"label": row.label, "kind": row.kind, **row.key, "values": row.values, **({} if row.spread is None else {"std": row.spread})}
+                for row in self.rows
+            ],
         }
 
     def to_json(self) -> str:
@@ -221,16 +244,22 @@ class Comparison:
 
     def table(self) -> str:
         """The rows as aligned text, one column per run; ``-`` where a run lacks a value."""
-        cells = [[row.label, *(format_cell(row.kind, v) for v in row.values)] for row in self.rows]
+        cells = [
+            [row.label, *(format_cell(row.kind, value, spread) for value, spread in zip(row.values, row.spread or [None] * len(row.values)))]
+            for row in self.rows
+        ]
         widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells]
         rule = "  ".join("-" * width for width in widths)
         return "\n".join([lines[0], rule, *lines[1:]])
 
 
-def format_cell(kind: str, value: Any) -> str:
+def format_cell(kind: str, value: Any, spread: Any = None) -> str:
+    """One cell of the table; ``spread``, where given, is shown as ``value ± spread``."""
     if value is None:
         return "-"
+    if spread is not None:
+        return f"{format_value(value)} ± {format_value(spread)}"
     if kind == "duration":
         return format_duration(value)
     if kind == "evaluation":
@@ -259,17 +288,24 @@ def format_duration(seconds: float) -> str:
 def compare_runs(paths: list[str | Path]) -> Comparison:
     """One row per quantity, one column per run (one run gives just its column)."""
     summaries = [summarize(path) for path in paths]
+    states = [s.progress for s in summaries]
     rows = [
         Row("run", "value", [s.run_id for s in summaries]),
         Row("model", "value", [s.model for s in summaries]),
         Row("dataset", "value", [s.dataset for s in summaries]),
-        Row("steps", "value", [s.steps for s in summaries]),
+        Row("status", "value", [p.status for p in states]),
+        Row("steps", "value", [p.step for p in states]),  # trained, whatever the target or the checkpoints
     ]
-    if any(s.logged_step is not None and s.logged_step != s.steps for s in summaries):
-        rows.append(Row("last logged step", "value", [s.logged_step for s in summaries]))
+    if any(p.target != p.step for p in states):
+        rows.append(Row("target steps", "value", [p.target for p in states]))
+    if any(p.checkpoint_step != p.step for p in states):
+        rows.append(Row("newest checkpoint", "value", [p.checkpoint_step for p in states]))
     rows.append(Row("wall time", "duration", [s.wall_time_s for s in summaries], {"unit": "s"}))
-    for name in _union(s.final for s in summaries):
-        rows.append(Row(f"final {name}", "value", [s.final.get(name) for s in summaries], {"field": name}))
+    losses = [p.last_losses for p in states]
+    if any(loss.values for loss in losses):
+        rows.append(Row("last losses", "value", [loss.describe() if loss.values else None for loss in losses]))
+    for name in _union(loss.values for loss in losses):
+        rows.append(Row(f"last {name}", "value", [loss.values.get(name) for loss in losses], {"field": name}))
     rows += _config_rows(summaries)
     rows += _evaluation_rows(summaries)
     return Comparison(summaries, rows)
@@ -310,10 +346,43 @@ def _evaluation_rows(summaries: list[RunSummary]) -> list[Row]:
                 identity,
             )
         )
-        for metric in _union(r.metrics for r in records if r is not None):
-            values = [None if r is None else r.metrics.get(metric) for r in records]
-            rows.append(Row(sample.label(metric), "metric", values, {"metric": metric, **identity}))
-            floors = [None if r is None else r.floor.get(metric) for r in records]
-            if any(v is not None for v in floors):
-                rows.append(Row(f"{sample.label(metric)} {FLOOR_LABEL}", "floor", floors, {"metric": metric, "floor": True, **identity}))
+        for name, metric, std in with_spreads(_union(r.metrics for r in records if r is not None)):
+            key = {"metric": metric, **({"std_metric": std} if std else {})}
+            measured = [None if r is None else r.metrics for r in records]
+            floors = [None if r is None else r.floor for r in records]
+            rows.append(_metric_row(sample.label(name), "metric", measured, metric, std, {**key, **identity}))
+            floor = _metric_row(f"{sample.label(name)} {FLOOR_LABEL}", "floor", floors, metric, std, {**key, "floor": True, **identity})
+            if any(v is not None for v in floor.values):
+                rows.append(floor)
     return rows
+
+
+def _metric_row(label: str, kind: str, measured: list[dict[str, float] | None], metric: str, std: str | None, key: dict[str, Any]) -> Row:
+    """``metric`` (and its ``std``) from each run's measurements; None where a run lacks it."""
+    values = [None if m is None else m.get(metric) for m in measured]
+    spread = None if std is None else [None if m is None else m.get(std) for m in measured]
+    return Row(label, kind, values, key, spread)
+
+
+def with_spreads(metrics: list[str]) -> list[tuple[str, str, str | None]]:
+    """Metric names as (name to show, key of the value, key of its std or None), in order.
+
+    ``NAME_std`` is the spread of ``NAME_mean`` or, without one, of ``NAME``: ``kid_mean`` and
+    ``kid_std`` make one metric ``kid`` shown as ``mean ± std``. A std with neither is a metric
+    of its own.
+    """
+    present = set(metrics)
+
+    def owner(std: str) -> str | None:
+        base = std[: -len("_std")]
+        return next((key for key in (f"{base}_mean", base) if key in present), None)
+
+    spreads = {owner(name): name for name in metrics if name.endswith("_std") and owner(name) is not None}
+    shown = []
+    for name in metrics:
+        if name in spreads.values():
+            continue  # shown beside its mean
+        std = spreads.get(name)
+        display = name[: -len("_mean")] if std is not None and name.endswith("_mean") else name
+        shown.append((display, name, std))
+    return shown

@@ -33,7 +33,9 @@ class TrainOptions:
     progress: bool = True
     collapse_patience: int = option(200, "Warn when the discriminator has been right on 99% of images for this many steps.", low=1)
     diversity_floor: float = option(
-        0.1, "Warn when the samples' mean pairwise distance falls below this fraction of the data's.", low=0, high=1
+        0.1, "Warn when the samples' mean pairwise distance (or a VAE's reconstructions') falls below this fraction of the data's.",
+        low=0,
+        high=1,
     )
     precision: Literal["fp32", "bf16", "fp16"] = option(
         "fp32", "bf16 or fp16: autocast, where the hardware computes in it natively; fp16 with loss scaling."

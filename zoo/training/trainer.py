@@ -29,23 +29,23 @@ import torch
 
 from zoo import locks, runs
 from zoo import sequences
-from zoo.runs import checkpoint, metrics_log
+from zoo.runs import checkpoint, metrics_log, progress
 from zoo.runs.record import DatasetRecord, RunRecord
 from zoo.training import compiling, distributed, guards, precision
 from zoo.training.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS, TrainOptions
 from zoo.training.tensorboard_log import TensorBoardLog
 from zoo import config as config_module
-from zoo.contract import Model, SequenceModel
+from zoo.contract import LatentModel, Model, SequenceModel
 from zoo.datasets import canonical_name, load_dataset
 from zoo.datasets.source import ImageSet, SequenceSet
 from zoo.images import save_grid
 from zoo.errors import UsageError, ZooError
-from zoo.models import build_model, get_model
+from zoo.models import build_model, dataset_refusal, get_model
 
 # Datasets up to this size are moved to the GPU whole, so batches never cross the bus.
 DEVICE_DATA_LIMIT = 2 * 1024**3
-TRAIN_LOCK = ".train.lock"
-"""Held in a run folder by the process training it (:mod:`zoo.locks`)."""
+TRAIN_LOCK = progress.TRAIN_LOCK
+"""Held in a run folder by the process training it (:mod:`zoo.locks`); ``zoo runs`` reads it as running."""
 PREVIEW_SEQUENCES = 4
 """Sequences a sequence model continues in each sample grid."""
 
@@ -56,6 +56,8 @@ class TrainResult:
     step: int
     interrupted: bool
     losses: dict[str, float]
+    """The last step's own losses, as ``train_step`` returned them. What a run reports as its
+    last losses is :func:`zoo.runs.progress.last_losses`, the means of the last logged interval."""
     model: Model | None = None
     """The trained model (on several processes: this rank's copy, still wired to the process group)."""
     stop_signal: int = 0
@@ -104,8 +106,10 @@ class Trainer:
         run_dir: Path,
         options: TrainOptions,
         group: distributed.Group | None = None,
+        conditional: bool = False,
     ) -> None:
-        """``group``: this process's rank in a data-parallel run (see :func:`zoo.training.distributed.prepare`), None alone."""
+        """``group``: this process's rank in a data-parallel run (see :func:`zoo.training.distributed.prepare`), None alone;
+        ``conditional``: the model takes labels (the guards reconstruct each reference image with its own)."""
         options = dataclasses.replace(options, batch_size=options.batch_size or DEFAULT_BATCH_SIZE)
         self.model, self.run_dir, self.options, self.group = model, run_dir, options, group
         precision.attach(model, options.precision)
@@ -122,10 +126,14 @@ class Trainer:
         fixed = torch.randperm(len(data), generator=torch.Generator().manual_seed(options.seed))
         # a forecaster's samples are continuations of fixed sequences, not draws to check for collapse
         self.preview = data.batch(fixed[:PREVIEW_SEQUENCES]).images if isinstance(model, SequenceModel) else None
+        # the real images the guards compare samples and reconstructions with (see zoo.training.guards)
+        self.watched = None if self.preview is not None else data.batch(fixed[: 2 * guards.DIVERSITY_IMAGES])
+        if self.watched is not None and not conditional:
+            self.watched = dataclasses.replace(self.watched, labels=None)
         self.watch = (
             None
-            if self.preview is not None
-            else guards.CollapseWatch(data.batch(fixed[: guards.DIVERSITY_IMAGES]).images, options.collapse_patience, options.diversity_floor)
+            if self.watched is None
+            else guards.CollapseWatch(self.watched.images, options.collapse_patience, options.diversity_floor)
         )
         self._stop_requested = False
         self._stop_signal = signal.SIGINT
@@ -140,6 +148,9 @@ class Trainer:
                 f"the run is already at step {start_step}; pass --steps larger than that to train further"
             )
         group = self.group
+        if start_step > 0:
+            # a new session: its target is --steps of this resume, not config.json's
+            self._event({"event": progress.RESUMED, "step": start_step, "target": self.total_steps, "time": time.time()})
         writer = TensorBoardLog.open(self.run_dir, warn=self._print_warning) if self.main else None
         bar = tqdm(total=self.total_steps, initial=start_step, disable=not (opts.progress and self.main), unit="step", dynamic_ncols=True)
         # per key: a GAN with n_critic > 1 reports its generator loss only on some steps
@@ -211,6 +222,11 @@ class Trainer:
                     self._save_checkpoint(step)
             if step > start_step:
                 self._save_checkpoint(step)
+        except guards.Diverged:
+            raise  # logged as "diverged" already
+        except Exception as exc:
+            self._record_failure(step, exc)
+            raise
         finally:
             if batches is not None:
                 batches.close()  # a streamed set's workers stop here, however the loop ended
@@ -243,14 +259,26 @@ class Trainer:
             grid = sequences.strip(self.preview.cpu(), prediction)
             return save_grid(grid, path, nrow=self.preview.shape[1]) if self.main else path
         images = self.model.sample(self.options.n_samples, seed=self.options.seed)
+        reconstructions = self._reconstructions() if isinstance(self.model, LatentModel) else None
         if not self.main:
             return path
-        for entry in self.watch.after_samples(step, images):
+        for entry in self.watch.after_samples(step, images, reconstructions, final=step == self.total_steps):
             if entry["event"] == "warning":
                 self._warn(entry, writer)
             else:
                 self._log(entry, writer)
         return save_grid(images, path)
+
+    @torch.no_grad()
+    def _reconstructions(self) -> torch.Tensor:
+        """The model's reconstructions (from the posterior means) of the guards' reference images."""
+        batch, n = self.watched, guards.DIVERSITY_IMAGES
+        images = batch.images[:n].to(self.model.device)
+        labels = None if batch.labels is None else batch.labels[:n].to(self.model.device)
+        for module in self.model.modules.values():
+            module.eval()
+        mean, _ = self.model.encode(images, labels)
+        return self.model.decode(mean, labels).clamp(0, 1)
 
     def _warn(self, entry: dict[str, Any], writer: TensorBoardLog | None) -> None:
         if not self.main:
@@ -282,6 +310,20 @@ class Trainer:
             f"training diverged at step {step}: {reason}; stopped, and {kept}. "
             "Lower the learning rate (--set, see zoo info NAME) and train again"
         )
+
+    def _record_failure(self, step: int, exc: Exception) -> None:
+        """Log the error that ends the run as a ``failed`` event, if the log can still be written:
+        the error itself, not a second one about the log, is what the user must see."""
+        message = str(exc) if isinstance(exc, ZooError) else f"{type(exc).__name__}: {exc}"
+        try:
+            self._event({"event": "failed", "step": step, "reason": " ".join(message.split())[:300], "time": time.time()})
+        except OSError:
+            pass
+
+    def _event(self, entry: dict[str, Any]) -> None:
+        """A line of how the run went (resumed, failed): metrics.jsonl only, no TensorBoard scalar."""
+        if self.main:
+            metrics_log.append(self.run_dir, entry)
 
     def _log(self, entry: dict[str, Any], writer: TensorBoardLog | None) -> None:
         if not self.main:
@@ -400,11 +442,9 @@ def _plan(request: TrainRequest, world_size: int, local_rank: int = 0, local_wor
         skip_bad_images=request.skip_bad_images,
         residency=request.residency,
     )
-    if plugin.conditional and data.labels is None:
-        raise UsageError(f"{name} is class-conditional but dataset {dataset!r} has no labels; pick a labelled dataset")
-    if data.spec.kind != plugin.data_kind:
-        hint = "use --dataset moving-digits" if plugin.data_kind == "sequences" else f"pick an image dataset such as {plugin.default_dataset}"
-        raise UsageError(f"{name} trains on {plugin.data_kind}, but dataset {dataset!r} gives {data.spec.kind}; {hint}")
+    refusal = dataset_refusal(plugin, dataset, data.spec.kind, labelled=data.labels is not None)
+    if refusal is not None:
+        raise UsageError(refusal)
     options = dataclasses.replace(options, batch_size=options.batch_size or plugin.default_batch_size or DEFAULT_BATCH_SIZE)
     torch_device = distributed.device_for(request.device, world_size, local_rank, local_world_size)
     precision.check(options.precision, torch_device, plugin)
@@ -473,12 +513,14 @@ def train(request: TrainRequest, on_start: Callable[[Path, ImageSet], None] | No
         else:
             # rank 0 makes the run directory; every rank learns where it is
             run_dir = Path(group.broadcast(str(runs.create(runs.runs_root(request.runs_dir), record)) if group.is_main else None))
-        if on_start is not None and (group is None or group.is_main):
-            on_start(run_dir, data)
-        if group is not None:
-            distributed.prepare(model, group, sync_batchnorm)
-        trainer = Trainer(model, data, run_dir, dataclasses.replace(options, steps=plan.total, epochs=None), group)
+        # held from the moment the folder exists, so `zoo runs` never lists a starting run as interrupted
         with _run_lock(run_dir):
+            if on_start is not None and (group is None or group.is_main):
+                on_start(run_dir, data)
+            if group is not None:
+                distributed.prepare(model, group, sync_batchnorm)
+            options = dataclasses.replace(options, steps=plan.total, epochs=None)
+            trainer = Trainer(model, data, run_dir, options, group, conditional=plan.plugin.conditional)
             return trainer.run(0)
     finally:
         if group is not None:
@@ -568,7 +610,7 @@ def _resume(request: ResumeRequest, on_start: Callable[[Path, int, int, int], No
             on_start(run_dir, step, size, options.batch_size)
         if group is not None:
             distributed.prepare(model, group, sync_batchnorm)
-        return Trainer(model, data, run_dir, options, group).run(step)
+        return Trainer(model, data, run_dir, options, group, conditional=get_model(record.model).conditional).run(step)
     finally:
         if group is not None:
             group.close()
