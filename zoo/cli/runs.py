@@ -79,7 +79,9 @@ def compare_command(run_args: tuple[str, ...], as_json: bool, runs_dir: str | No
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="HTML file to write [default: RUN_DIR/report.html].")
 @runs_dir_option
 def report_command(run: str, out: str | None, runs_dir: str | None) -> None:
-    """Write one self-contained HTML page about a run: samples, curves, config, events, evaluations.
+    """Write one self-contained HTML page about a run: headline metric and command, samples beside real
+    images, the grids saved over training, the panels its model supports (reconstructions,
+    interpolations and traversals; the drawing steps; forecasts), curves, config, events, evaluations.
 
     RUN is a run directory, or a model name for that model's newest run. The page embeds its
     images and opens in a browser from the file.
