@@ -4,13 +4,18 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# CPU=1: a CPU-only install, PyTorch's CPU wheels and plain onnxruntime (see README, "Installing")
+CPU ?=
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+ONNXRUNTIME := $(if $(CPU),cpu,gpu)
 
 .PHONY: install demo test bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(if $(CPU),$(BIN)/python -m pip install torch torchvision --index-url $(TORCH_CPU_INDEX))
+	$(BIN)/python -m pip install -e '.[dev,$(ONNXRUNTIME)]'
 	touch $@
 
 install: $(VENV)/.installed

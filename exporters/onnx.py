@@ -36,6 +36,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from zoo import runtime
 from zoo.atomic import atomic_path, temporary_prefix
 from zoo.contract import ExportGraph
 from zoo.errors import UsageError, ZooError
@@ -79,6 +80,7 @@ class ONNXExporter(Exporter):
         if int8 and quality is None:
             raise UsageError("an int8 export needs a judge of its sample quality (zoo export provides one)")
         check = quality() if int8 else None  # before any work: a run that cannot be judged fails now
+        runtime.onnxruntime()  # likewise a missing onnxruntime, which proves the file
         module = graph.module.eval()
         precision = "fp16" if fp16 else "int8" if int8 else "fp32"
         # the scratch folder is named like atomic_path's files, so a killed export's is cleaned up too
@@ -162,7 +164,7 @@ def _add_metadata(path: Path, values: dict[str, Any]) -> None:
 
 def parity_between(reference: Path, candidate: Path, graph: ExportGraph, batch: int = 16) -> float:
     """Max absolute difference between two files' first outputs on seeded inputs."""
-    import onnxruntime as ort
+    ort = runtime.onnxruntime()
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
@@ -237,7 +239,7 @@ def _write_metadata(model: Any, graph: ExportGraph, source: ExportSource, opset:
 
 def parity(module: torch.nn.Module, graph: ExportGraph, path: Path) -> dict[str, float]:
     """Max absolute difference between onnxruntime (CPU) and PyTorch at each parity batch size."""
-    import onnxruntime as ort
+    ort = runtime.onnxruntime()
 
     options = ort.SessionOptions()
     options.log_severity_level = 3

@@ -25,6 +25,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from zoo import runtime
 from zoo.contract import ExportGraph
 
 CALIBRATION_BATCHES = 16
@@ -32,7 +33,7 @@ CALIBRATION_BATCH_SIZE = 32
 
 
 def optimize(source: Path, out: Path) -> None:
-    import onnxruntime as ort
+    ort = runtime.onnxruntime()
 
     options = ort.SessionOptions()
     options.log_severity_level = 3

@@ -45,13 +45,27 @@ def installed_onnxruntimes() -> list[str]:
     return installed
 
 
+INSTALL_ONNXRUNTIME = "pip install 'zoo[cpu]' for plain onnxruntime, or 'zoo[gpu]' for onnxruntime-gpu (CUDA)"
+"""How to get the one onnxruntime zoo needs (pyproject's extras ``cpu`` and ``gpu``)."""
+
+
 def check_single_onnxruntime() -> None:
     """onnxruntime and onnxruntime-gpu install the same module and overwrite each other."""
     if len(installed_onnxruntimes()) == 2:
         raise ZooError(
             "both onnxruntime and onnxruntime-gpu are installed and overwrite each other; "
-            "pip uninstall -y onnxruntime onnxruntime-gpu, then reinstall zoo"
+            f"pip uninstall -y onnxruntime onnxruntime-gpu, then {INSTALL_ONNXRUNTIME}"
         )
+
+
+def onnxruntime() -> Any:
+    """The ``onnxruntime`` module, once it is known to be there, and alone."""
+    check_single_onnxruntime()
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ZooError(f"onnxruntime is not installed: {INSTALL_ONNXRUNTIME}") from None
+    return ort
 
 
 def cuda_driver_loads() -> bool:
@@ -73,9 +87,7 @@ def open_session(path: str | Path, device: str = "auto") -> Any:
     when a session asks for it, so CUDA is only asked for when the driver loads, with the
     logger quietened, and ``get_providers()`` of the created session is taken as the truth.
     """
-    import onnxruntime as ort
-
-    check_single_onnxruntime()
+    ort = onnxruntime()
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"unknown device {device!r} for onnxruntime; use auto, cpu or cuda")
     path = str(path)
