@@ -29,6 +29,7 @@ def runs_command(name: str | None, runs_dir: str | None, as_json: bool) -> None:
     """
     from zoo import runs
     from zoo.runs.progress import LAST_LOSSES
+    from zoo.tools.compare import aligned
 
     root = runs.runs_root(runs_dir)
     found = runs.list_runs(root, name, warn=lambda message: click.echo(f"warning: {printable(message)}", err=True))
@@ -40,7 +41,7 @@ def runs_command(name: str | None, runs_dir: str | None, as_json: bool) -> None:
         return
     header = ("model", "run", "dataset", "status", "steps", "metric", f"last losses ({LAST_LOSSES})", "path")
     rows = [header] + [_row(r) for r in found]
-    click.echo(aligned(rows))
+    click.echo("\n".join(aligned(rows)))
 
 
 def _row(run: "RunInfo") -> tuple[str, ...]:
@@ -50,12 +51,6 @@ def _row(run: "RunInfo") -> tuple[str, ...]:
     metric = run.headline.text(progress.step) if run.headline is not None else "-"
     losses = progress.last_losses.text() or "-"
     return (printable(run.model), printable(run.path.name), printable(run.dataset), progress.status, steps, metric, losses, printable(str(run.path)))
-
-
-def aligned(rows: list[tuple[str, ...]]) -> str:
-    """Columns as wide as their widest cell, two spaces apart; the last column unpadded."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[-1]]).rstrip() for row in rows)
 
 
 @click.command("compare")

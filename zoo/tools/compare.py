@@ -248,10 +248,15 @@ class Comparison:
             [row.label, *(format_cell(row.kind, value, spread) for value, spread in zip(row.values, row.spread or [None] * len(row.values)))]
             for row in self.rows
         ]
-        widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
-        lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells]
-        rule = "  ".join("-" * width for width in widths)
+        lines = aligned(cells)
+        rule = "  ".join("-" * max(len(line[i]) for line in cells) for i in range(len(cells[0])))
         return "\n".join([lines[0], rule, *lines[1:]])
+
+
+def aligned(rows: list[list[str]] | list[tuple[str, ...]]) -> list[str]:
+    """Rows of cells as lines: columns as wide as their widest cell, two spaces apart, no trailing blanks."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
 
 
 def format_cell(kind: str, value: Any, spread: Any = None) -> str:
