@@ -64,11 +64,15 @@ class ONNXExporter(Exporter):
         source: ExportSource,
         out: Path,
         quality: Callable[[], QualityCheck] | None = None,
+        progress: Callable[[str], None] | None = None,
         **options: Any,
     ) -> ExportReport:
         """``options``: ``opset`` (default :data:`DEFAULT_OPSET`), and ``optimize``, ``fp16``
-        or ``int8`` for a variant; an int8 file is judged by ``quality()``."""
+        or ``int8`` for a variant; an int8 file is judged by ``quality()``. ``progress`` is
+        told each stage as it begins."""
         import onnx
+
+        stage = progress or (lambda name: None)
 
         opset, optimize, fp16, int8 = (options.pop(key, default) for key, default in ONNX_OPTIONS.items())
         if options:
@@ -79,21 +83,26 @@ class ONNXExporter(Exporter):
             raise UsageError("--fp16 and --int8 are two different files; give one")
         if int8 and quality is None:
             raise UsageError("an int8 export needs a judge of its sample quality (zoo export provides one)")
-        check = quality() if int8 else None  # before any work: a run that cannot be judged fails now
-        runtime.onnxruntime()  # likewise a missing onnxruntime, which proves the file
+        runtime.onnxruntime()  # a missing onnxruntime, which proves the file, fails before any work
+        if int8:
+            stage("preparing the int8 quality check")
+        check = quality() if int8 else None  # likewise a run that cannot be judged
         module = graph.module.eval()
         precision = "fp16" if fp16 else "int8" if int8 else "fp32"
         # the scratch folder is named like atomic_path's files, so a killed export's is cleaned up too
         with atomic_path(out) as tmp, tempfile.TemporaryDirectory(prefix=temporary_prefix(out), suffix=".tmp", dir=out.parent) as scratch:
             fp32 = Path(scratch) / "fp32.onnx" if (optimize or precision != "fp32") else tmp
+            stage("torch.onnx export")
             _torch_export(module, graph, fp32, opset)
             model = onnx.load(str(fp32))
             _write_metadata(model, graph, source, opset)
             onnx.save_model(model, str(fp32))
+            stage("onnx.checker")
             try:
                 onnx.checker.check_model(str(fp32), full_check=True)
             except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
                 raise ZooError(f"onnx.checker rejected the exported {source.graph_name}: {str(exc).splitlines()[0]}") from None
+            stage("parity vs PyTorch at batch " + " and ".join(map(str, PARITY_BATCHES)))
             diffs = parity(module, graph, fp32)
             _check_parity(diffs, TOLERANCE, source, out, "")
             lines = [
@@ -108,16 +117,20 @@ class ONNXExporter(Exporter):
                 current = fp32
                 if precision == "fp16":
                     current = Path(scratch) / "fp16.onnx"
+                    stage("float16 conversion")
                     variants.to_fp16(fp32, current)
                 elif precision == "int8":
                     current = Path(scratch) / "int8.onnx"
+                    stage("int8 calibration and quantisation")
                     variants.to_int8(fp32, current, graph, check.calibration() if check.calibration is not None else None)
                 if optimize:
+                    stage("onnxruntime graph optimisation")
                     variants.optimize(current, tmp)
                 else:
                     shutil.copyfile(current, tmp)
                 _add_metadata(tmp, {"precision": precision, "optimized": optimize})
                 if precision == "int8":
+                    stage("int8 sample quality vs the fp32 file")
                     passed, verdict = check.judge(fp32, tmp)
                     against_fp32 = parity_between(fp32, tmp, graph)
                     lines.append(f"int8 vs the fp32 file: max abs diff {against_fp32:.3g} (values move by design; judged by quality below)")
@@ -127,8 +140,9 @@ class ONNXExporter(Exporter):
                         raise ZooError(f"the int8 file fails its quality check ({verdict[-1]}); nothing written to {out}")
                 else:
                     tolerance = FP16_TOLERANCE if precision == "fp16" else TOLERANCE
-                    variant_diffs = parity(module, graph, tmp)
                     label = " ".join(part for part in (precision if precision != "fp32" else "", "optimised" if optimize else "") if part)
+                    stage(f"parity of the {label} file vs PyTorch")
+                    variant_diffs = parity(module, graph, tmp)
                     _check_parity(variant_diffs, tolerance, source, out, f"{label} ")
                     lines.append(
                         f"{label} file vs PyTorch (onnxruntime CPU): "

@@ -1,8 +1,10 @@
-"""Helpers the tests import: a real ``zoo`` subprocess, the one-line error check, a
-third-party distribution written as pip would install it, and a Python that cannot import torch."""
+"""Helpers the tests import: a real ``zoo`` subprocess (on pipes, or with a terminal for its
+stderr), the one-line error check, a third-party distribution written as pip would install it,
+and a Python that cannot import torch."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -16,6 +18,68 @@ def run_zoo(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
     return subprocess.run(
         [sys.executable, "-m", "zoo", *args], capture_output=True, text=True, env=full_env, timeout=timeout
     )
+
+
+@dataclasses.dataclass
+class TerminalRun:
+    returncode: int
+    stdout: str
+    terminal: str
+    """Everything written to the terminal (stderr), control characters included."""
+
+    @property
+    def screen(self) -> list[str]:
+        """The terminal's lines as a person sees them once the command is done: each carriage
+        return moves back to the line's start and what follows overwrites what was there."""
+        lines, line, column = [], [], 0
+        for char in self.terminal:
+            if char == "\n":
+                lines.append("".join(line).rstrip())
+                line, column = [], 0
+            elif char == "\r":
+                column = 0
+            else:
+                line[column : column + 1] = [char]
+                column += 1
+        lines.append("".join(line).rstrip())
+        return [text for text in lines if text]
+
+
+def run_zoo_on_a_terminal(*args: str, timeout: float = 300) -> TerminalRun:
+    """Runs ``python -m zoo`` with its stderr on a pseudo-terminal, as in a user's shell (stdout
+    stays a pipe, as when a script reads the printed path)."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+    # a window of 50 x 200, as a terminal has (tqdm draws nothing on one of no size)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "zoo", *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    chunks, deadline = [], time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if select.select([master], [], [], 1.0)[0]:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the child closed its end
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+        else:
+            process.kill()
+            raise TimeoutError(f"zoo {' '.join(args)} ran past {timeout} s")
+        stdout = process.stdout.read().decode()
+        returncode = process.wait(timeout=30)
+    finally:
+        os.close(master)
+        process.stdout.close()
+    return TerminalRun(returncode, stdout, b"".join(chunks).decode(errors="replace"))
 
 
 def assert_one_line_error(result, code: int | tuple[int, ...], *fragments: str) -> None:

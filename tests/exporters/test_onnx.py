@@ -15,7 +15,7 @@ from zoo.digest import sha256_of
 from zoo.export import export_run
 from zoo.training.trainer import TrainOptions, TrainRequest, train
 
-from support import assert_one_line_error
+from support import assert_one_line_error, run_zoo, run_zoo_on_a_terminal
 
 TINY = ("generator_width=8", "discriminator_width=8", "latent_dim=16")
 
@@ -63,6 +63,39 @@ def test_cli_export_prints_the_parity_figure(trained, zoo_cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "max abs diff" in result.stderr and "at batch 1" in result.stderr and "at batch 16" in result.stderr
     assert result.stdout.strip() == str(tmp_path / "g.onnx")
+
+
+def test_cli_export_shows_each_stage_on_a_terminal_and_clears_it(trained, tmp_path):
+    out = tmp_path / "g.onnx"
+    result = run_zoo_on_a_terminal("export", "dcgan", "--onnx", "--optimize", "--run", str(trained), "--out", str(out))
+    assert result.returncode == 0, result.terminal
+    stages = ("loading the run", "torch.onnx export", "onnx.checker", "parity vs PyTorch at batch 1 and 16", "onnxruntime graph optimisation")
+    for stage in (*stages, "parity of the optimised file vs PyTorch"):
+        assert f"exporting dcgan: {stage} (00:" in result.terminal, f"{stage!r} never shown: {result.terminal!r}"
+    assert not any("exporting dcgan" in line for line in result.screen), f"the progress line is left behind: {result.screen}"
+    assert result.screen[0].startswith("exported dcgan generator (step 5)") and "optimised file vs PyTorch" in result.screen[-1]
+    assert result.stdout.strip() == str(out) and out.is_file()
+
+
+def test_cli_export_progress_is_off_with_no_progress_and_off_a_terminal(trained, tmp_path):
+    quiet = run_zoo_on_a_terminal("export", "dcgan", "--onnx", "--no-progress", "--run", str(trained), "--out", str(tmp_path / "a.onnx"))
+    assert quiet.returncode == 0 and "exporting dcgan" not in quiet.terminal and "\r" not in quiet.terminal.replace("\r\n", "\n")
+    piped = run_zoo("export", "dcgan", "--onnx", "--run", str(trained), "--out", str(tmp_path / "b.onnx"))
+    assert piped.returncode == 0 and "exporting dcgan" not in piped.stderr and "\r" not in piped.stderr
+    assert piped.stderr.splitlines()[0].startswith("exported dcgan generator"), piped.stderr
+
+
+def test_a_failed_export_on_a_terminal_clears_its_stage_and_leaves_one_line(trained, tmp_path, monkeypatch):
+    result = run_zoo_on_a_terminal("export", "dcgan", "--onnx", "--run", str(trained), "--opset", "6", "--out", str(tmp_path / "g.onnx"))
+    assert result.returncode == 2 and "torch.onnx export" not in result.terminal, "a rejected option is reported before any stage of the export"
+    assert len(result.screen) == 1 and "--opset must be between" in result.screen[0], result.screen
+    # with no classifier:digits in the cache the int8 judge fails while it is being prepared, after its stage was shown
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "empty-cache"))
+    result = run_zoo_on_a_terminal("export", "dcgan", "--onnx", "--int8", "--run", str(trained), "--out", str(tmp_path / "g.onnx"))
+    assert result.returncode == 2 and "exporting dcgan: preparing the int8 quality check" in result.terminal, result.terminal
+    assert "torch.onnx export" not in result.terminal, "the judge is made before the work"
+    assert len(result.screen) == 1 and "Traceback" not in result.terminal and "classifier:digits" in result.screen[0], result.screen
+    assert not (tmp_path / "g.onnx").exists()
 
 
 def test_failed_parity_exits_1_and_leaves_no_file(trained, zoo_cli, tmp_path, monkeypatch):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import threading
+from typing import Any, Iterator
 
 import click
 
-from zoo.cli.options import flags_of, onnx_threads_option, request_fields, run_option, runs_dir_option, threads_option
+from zoo.cli.options import flags_of, no_progress_option, onnx_threads_option, request_fields, run_option, runs_dir_option, threads_option
 from zoo.errors import UsageError
 from zoo.config import SEED_MAX, check_range
 from zoo.export import ExportOptions
@@ -22,18 +24,52 @@ from zoo.printable import printable
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output file [default: NAME-GRAPH.onnx, NAME-GRAPH-optimized.onnx, -fp16, -int8 for the variants].")
 @flags_of(ExportOptions)
 @threads_option
+@no_progress_option
 @runs_dir_option
-def export_command(name: str, as_onnx: bool, fmt: str | None, run: str, graph: str | None, out: str | None, runs_dir: str | None, **kw: Any) -> None:
+def export_command(
+    name: str, as_onnx: bool, fmt: str | None, run: str, graph: str | None, out: str | None, no_progress: bool, runs_dir: str | None, **kw: Any
+) -> None:
     """Export a trained model's graph and verify it against PyTorch (optionally optimised, float16 or int8)."""
+    from tqdm import tqdm
+
     from zoo.export import export_run
 
     if as_onnx and fmt not in (None, "onnx"):
         raise UsageError(f"--onnx and --format {fmt} disagree; give one")
     options = ExportOptions(**request_fields(ExportOptions, kw))
-    report = export_run(name, fmt or "onnx", run=run, graph=graph, out=out, runs_dir=runs_dir, **options.given())
+    # one transient line naming the stage and the time so far; tqdm's disable=None keeps it
+    # off a stderr that is not a terminal, so logs and pipes see only the report
+    doing = printable(f"exporting {name} {graph or ''}".rstrip())
+    with tqdm(total=None, desc=f"{doing}: loading the run", bar_format="{desc} ({elapsed})", leave=False, disable=True if no_progress else None) as bar, _ticking(bar):
+
+        def progress(stage: str) -> None:
+            bar.set_description_str(f"{doing}: {printable(stage)}", refresh=True)
+
+        report = export_run(name, fmt or "onnx", run=run, graph=graph, out=out, runs_dir=runs_dir, progress=progress, **options.given())
     for line in report.lines:
         click.echo(line, err=True)
     click.echo(str(report.path))
+
+
+@contextlib.contextmanager
+def _ticking(bar: Any, every: float = 0.5) -> Iterator[None]:
+    """Redraw ``bar`` every ``every`` seconds, so its clock moves through a long stage."""
+    if bar.disable:
+        yield
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(every):
+            bar.refresh()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 @click.command("generate")

@@ -70,13 +70,23 @@ class Exporter(ABC):
 
     @abstractmethod
     def export(
-        self, graph: Any, source: ExportSource, out: Path, quality: Callable[[], QualityCheck] | None = None, **options: Any
+        self,
+        graph: Any,
+        source: ExportSource,
+        out: Path,
+        quality: Callable[[], QualityCheck] | None = None,
+        progress: Callable[[str], None] | None = None,
+        **options: Any,
     ) -> ExportReport:
         """Write ``graph`` (an :class:`~zoo.contract.ExportGraph`) to ``out`` and verify it.
 
         ``quality``, when given, makes the run's :class:`QualityCheck` for this graph (which
         may take a while, and fails when the run cannot be judged): an exporter calls it only
         for a variant it cannot verify by parity, before doing the work.
+
+        ``progress``, when given, is called with a short name for each stage as it begins
+        (``"torch.onnx export"``, ``"onnx.checker"``, ...), once the options have been
+        checked; the CLI shows the latest one on a transient line while the export runs.
         """
 
 
@@ -117,9 +127,11 @@ def export_run(
     graph: str | None = None,
     out: str | Path | None = None,
     runs_dir: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
     **options: Any,
 ) -> ExportReport:
-    """Export a graph of a trained run (``zoo export NAME --onnx``)."""
+    """Export a graph of a trained run (``zoo export NAME --onnx``); ``progress`` as in
+    :meth:`Exporter.export`."""
     from zoo import runs
     from zoo.models import get_model
 
@@ -143,7 +155,7 @@ def export_run(
 
         return quality_check(loaded, graphs[graph_name])
 
-    return exporter.export(graphs[graph_name], source, out_path, quality=quality, **options)
+    return exporter.export(graphs[graph_name], source, out_path, quality=quality, progress=progress, **options)
 
 
 VARIANT_TAGS = (("optimize", "optimized"), ("fp16", "fp16"), ("int8", "int8"))
