@@ -1,4 +1,4 @@
-"""Datasets read through torchvision's own classes: CIFAR-10 and LFW (people)."""
+"""Labeled Faces in the Wild, read through torchvision's ``LFWPeople`` (text lists and JPEGs, no pickles)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, to_uint8_images
+from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest
 from zoo.errors import UsageError, ZooError
 
 
@@ -19,34 +19,6 @@ def _require_dir(name: str, data_dir: Path | None) -> Path:
     if data_dir is None:
         raise UsageError(f"dataset {name!r} is read from local files: pass --data-dir DIR")
     return data_dir
-
-
-class CIFAR10(DatasetSource):
-    """CIFAR-10: 50,000 train and 10,000 test colour images, 32x32, 10 classes."""
-
-    name = "cifar10"
-    labelled = True
-    summary = "CIFAR-10 photos, 32x32 colour, 10 classes (torchvision's python batches under --data-dir)"
-    default_size = 32
-    default_channels = 3
-
-    def load(self, request: LoadRequest) -> ImageSet:
-        from torchvision import datasets
-
-        data_dir = _require_dir(self.name, request.data_dir)
-        try:
-            cifar = datasets.CIFAR10(root=str(data_dir), train=request.split == "train", download=request.download)
-        except (RuntimeError, OSError) as exc:  # missing/corrupt files, or a failed download (URLError)
-            if request.download:
-                raise ZooError(f"could not download CIFAR-10 into {data_dir}: {_one_line(exc)}") from exc
-            raise ZooError(
-                f"CIFAR-10 not found or corrupt in {data_dir / 'cifar-10-batches-py'}/; "
-                f"pass --download to fetch it into {data_dir}"
-            ) from exc
-        # .data is already one (N, 32, 32, 3) uint8 array: no per-image work needed
-        images = torch.from_numpy(cifar.data).permute(0, 3, 1, 2)
-        labels = torch.as_tensor(cifar.targets, dtype=torch.int64)
-        return ImageSet(self.name, request.split, to_uint8_images(images, request.image_size, request.channels), labels, num_classes=10)
 
 
 class LFW(DatasetSource):
