@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -21,21 +22,33 @@ class Busy(ZooError):
     """Another process holds the lock."""
 
 
+PROBE_PATIENCE = 1.0
+"""Seconds a ``wait=False`` lock keeps trying before it reports :class:`Busy`: enough to outlast
+a probe (``zoo runs`` takes a run's lock for an instant to ask whether it trains), far too
+short to wait out a real holder."""
+
+
 @contextlib.contextmanager
-def locked(path: Path, *, wait: bool = True, what: str = "") -> Iterator[None]:
+def locked(path: Path, *, wait: bool = True, what: str = "", patience: float = PROBE_PATIENCE) -> Iterator[None]:
     """Hold the lock ``path`` (created if missing) for the ``with`` block.
 
-    ``wait=False`` fails at once with :class:`Busy` (naming ``what``) if another process holds it.
+    ``wait=False`` fails with :class:`Busy` (naming ``what``) if another process still holds it
+    after ``patience`` seconds (0: at once).
     """
     try:
         handle = open(path, "a+b")
     except OSError as exc:
         raise ZooError(f"cannot lock {what or path}: {exc.strerror or exc} ({path})") from None
     try:
-        try:
-            _lock(handle, wait)
-        except BlockingIOError:
-            raise Busy(f"{what or path} is in use by another process; wait for it to finish, or stop it") from None
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                _lock(handle, wait)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Busy(f"{what or path} is in use by another process; wait for it to finish, or stop it") from None
+                time.sleep(0.02)
         yield
     finally:
         handle.close()  # closing releases the lock

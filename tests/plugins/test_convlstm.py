@@ -150,6 +150,8 @@ def test_evaluate_reports_per_frame_errors_beside_copy_last(convlstm_run, zoo_cl
     assert len(recorded["bce"]["per_frame"]) == 10 and recorded["mse"]["horizon"] == 10
     result = zoo_cli("evaluate", "convlstm", "--runs-dir", str(convlstm_run), "--metrics", "fid")
     assert_one_line_error(result, 2, "convlstm forecasts frames rather than drawing images")
+    result = zoo_cli("evaluate", "convlstm", "--runs-dir", str(convlstm_run), "--dataset", "digits")
+    assert_one_line_error(result, 2, "convlstm trains on sequences, but dataset 'digits' gives images; use --dataset moving-digits")
 
 
 def test_the_exported_forecaster_matches_pytorch_and_runs_without_torch(convlstm_run, zoo_cli, tmp_path):

@@ -243,9 +243,7 @@ def _evaluate_forecast(loaded, run_dir: Path, request: EvaluateRequest, command:
     from zoo.datasets.source import in_order
     from zoo.evaluation import forecast
 
-    data = loaded.data(request.split, request.dataset, request.data_dir)
-    if data.spec.kind != "sequences":
-        raise UsageError(f"{loaded.name} forecasts frame sequences, but dataset {data.name!r} gives images; use --dataset moving-digits")
+    data = loaded.data(request.split, request.dataset, request.data_dir)  # refuses a set of images, as zoo train does
     if data.spec.frames <= loaded.model.context_frames:
         raise UsageError(f"{data.name} has {data.spec.frames} frames a sequence, no more than the {loaded.model.context_frames} context frames")
     batches = (batch.images for batch in in_order(data, request.batch_size))

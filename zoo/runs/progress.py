@@ -146,7 +146,7 @@ def is_training(run_dir: Path) -> bool:
     if not path.is_file():
         return False
     try:
-        with locks.locked(path, wait=False):
+        with locks.locked(path, wait=False, patience=0):
             return False
     except locks.Busy:
         return True
