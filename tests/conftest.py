@@ -110,6 +110,18 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         del sys.modules[module]
 
 
+# -- order: the files holding slow tests start first ------------------------------------------
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with a test marked ``slow`` (minutes of training) go first, in their usual order.
+
+    Each file runs on one worker (``--dist loadfile``), handed out in this order; a minutes-long
+    file handed out last runs alone while the other workers idle, as ``test_demo.py`` did."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 # -- the hardening battery: bad inputs and injected faults, counted by area ---------------------
 
 
