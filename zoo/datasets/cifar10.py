@@ -2,8 +2,9 @@
 
 The python version (``cifar-10-batches-py/``, what torchvision downloads) is a set of pickles,
 and a pickle may name any callable to run as it loads. These are files a user hands in, so
-they are read with :class:`_ArraysOnly`, an unpickler that resolves only the three numpy
-globals an array needs, and each batch is then checked for shape, type and labels. The binary
+they are read with :class:`_ArraysOnly`, an unpickler that resolves only the numpy functions
+that rebuild an array (and the latin-1 encoding Python 3's protocol 2 uses for bytes), and each
+batch is then checked for shape, type and labels. The binary
 version (``cifar-10-batches-bin/``: per image, a label byte and 3,072 pixel bytes) needs no
 pickle at all, and is read when the python one is absent.
 """
