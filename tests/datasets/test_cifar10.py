@@ -15,7 +15,7 @@ import torchvision.datasets.utils
 from zoo.datasets import load_dataset
 from zoo.datasets.cifar10 import BATCHES, CIFAR10, CLASS_NAMES
 from zoo.datasets.source import LoadRequest
-from zoo.errors import ZooError
+from zoo.errors import UsageError, ZooError
 
 from support import assert_one_line_error
 
@@ -80,6 +80,11 @@ def test_cifar_missing_names_folder_and_does_not_download(tmp_path: Path, no_dow
     message = str(info.value)
     assert str(tmp_path / "cifar-10-batches-py") in message and "--download" in message and "\n" not in message
     assert no_download == [] and list(tmp_path.iterdir()) == []
+
+
+def test_cifar_loaded_directly_without_a_folder_asks_for_one() -> None:
+    with pytest.raises(UsageError, match="dataset 'cifar10' is read from local files: pass --data-dir DIR"):
+        CIFAR10().load(LoadRequest(split="test", image_size=32, channels=3))
 
 
 def test_cifar_download_fetches_the_python_version_once(tmp_path: Path, no_download: list[str]) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, to_uint8_images
-from zoo.errors import UsageError, ZooError
+from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, one_line, to_uint8_images
+from zoo.errors import ZooError
 
 PYTHON_FOLDER = "cifar-10-batches-py"
 BINARY_FOLDER = "cifar-10-batches-bin"
@@ -66,7 +66,7 @@ def read_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with open(path, "rb") as f:
             entry = _ArraysOnly(f, encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
-        raise ZooError(f"{path} is not a CIFAR-10 batch: {' '.join(str(exc).split()) or type(exc).__name__}") from None
+        raise ZooError(f"{path} is not a CIFAR-10 batch: {one_line(exc)}") from None
     if not isinstance(entry, dict) or "data" not in entry or "labels" not in entry:
         raise ZooError(f"{path} is not a CIFAR-10 batch: it holds no 'data' and 'labels'")
     rows, labels = entry["data"], entry["labels"]
@@ -115,9 +115,7 @@ class CIFAR10(DatasetSource):
     default_channels = 3
 
     def load(self, request: LoadRequest) -> ImageSet:
-        if request.data_dir is None:
-            raise UsageError(f"dataset {self.name!r} is read from local files: pass --data-dir DIR")
-        data_dir = Path(request.data_dir)
+        data_dir = request.local_dir(self.name)
         if request.download and not (data_dir / PYTHON_FOLDER).is_dir() and not (data_dir / BINARY_FOLDER).is_dir():
             _download(data_dir)
         try:
@@ -142,4 +140,4 @@ def _download(data_dir: Path) -> None:
     try:
         download_and_extract_archive(Reference.url, str(data_dir), filename=Reference.filename, md5=Reference.tgz_md5)
     except (RuntimeError, OSError) as exc:  # a failed download (URLError) or a bad archive
-        raise ZooError(f"could not download CIFAR-10 into {data_dir}: {' '.join(str(exc).split())}") from exc
+        raise ZooError(f"could not download CIFAR-10 into {data_dir}: {one_line(exc)}") from exc

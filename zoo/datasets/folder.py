@@ -26,7 +26,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest
+from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, one_line
 from zoo.errors import UsageError, ZooError
 from zoo.runtime import open_image
 
@@ -312,6 +312,5 @@ def _read(path: Path, image_size: int, channels: int) -> tuple[np.ndarray, bool]
             img = img.convert("RGB" if channels == 3 else "L")
             img = ImageOps.fit(img, (image_size, image_size), method=Image.Resampling.LANCZOS)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # Pillow: SyntaxError for a broken PNG
-        reason = " ".join(str(exc).split())
-        raise ZooError(f"cannot read image {path}: {reason}") from exc
+        raise ZooError(f"cannot read image {path}: {one_line(exc)}") from exc
     return np.asarray(img).reshape(image_size, image_size, channels), resized

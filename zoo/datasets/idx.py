@@ -18,8 +18,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, to_uint8_images
-from zoo.errors import UsageError, ZooError
+from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, one_line, to_uint8_images
+from zoo.errors import ZooError
 
 CARVED_TEST_FRACTION = 0.1
 """When only the test files are present, this part of them is the test split (1,000 of MNIST's 10,000)."""
@@ -78,16 +78,15 @@ class IdxDataset(DatasetSource):
     prefixes: ClassVar[dict[str, str]] = {"train": "train", "test": "t10k"}
 
     def load(self, request: LoadRequest) -> ImageSet:
-        if request.data_dir is None:
-            raise UsageError(f"dataset {self.name!r} is read from local files: pass --data-dir DIR")
-        files = self.find(request.data_dir, request.split)
+        data_dir = request.local_dir(self.name)
+        files = self.find(data_dir, request.split)
         if files is None and request.download:
-            self.download(request.data_dir, request.split)
-            files = self.find(request.data_dir, request.split)
-        if self.find(request.data_dir, "train") is None and (test_files := self.find(request.data_dir, "test")):
+            self.download(data_dir, request.split)
+            files = self.find(data_dir, request.split)
+        if self.find(data_dir, "train") is None and (test_files := self.find(data_dir, "test")):
             return self.carve(test_files, request)
         if files is None:
-            raise ZooError(self.missing_message(request.data_dir, request.split))
+            raise ZooError(self.missing_message(data_dir, request.split))
         images, labels = self.read(files, request)
         return ImageSet(self.name, request.split, images, labels, num_classes=10)
 
@@ -155,8 +154,7 @@ class IdxDataset(DatasetSource):
         try:
             getattr(datasets, self.torchvision_name)(root=str(data_dir), train=split == "train", download=True)
         except (RuntimeError, OSError) as exc:  # URLError is an OSError
-            reason = " ".join(str(exc).split())
-            raise ZooError(f"could not download {self.name} into {data_dir}: {reason}") from exc
+            raise ZooError(f"could not download {self.name} into {data_dir}: {one_line(exc)}") from exc
 
 
 class MNIST(IdxDataset):

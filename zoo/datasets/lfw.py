@@ -7,18 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest
-from zoo.errors import UsageError, ZooError
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
-def _require_dir(name: str, data_dir: Path | None) -> Path:
-    if data_dir is None:
-        raise UsageError(f"dataset {name!r} is read from local files: pass --data-dir DIR")
-    return data_dir
+from zoo.datasets.source import DatasetSource, ImageSet, LoadRequest, one_line
+from zoo.errors import ZooError
 
 
 class LFW(DatasetSource):
@@ -41,7 +31,7 @@ class LFW(DatasetSource):
     def load(self, request: LoadRequest) -> ImageSet:
         from torchvision import datasets
 
-        data_dir = _require_dir(self.name, request.data_dir)
+        data_dir = request.local_dir(self.name)
         try:
             lfw = datasets.LFWPeople(root=str(data_dir), split=request.split)
         except (RuntimeError, OSError) as exc:
@@ -65,7 +55,7 @@ class LFW(DatasetSource):
             with Image.open(path) as img:
                 img = img.convert("RGB" if channels == 3 else "L")
         except OSError as exc:  # missing file, or UnidentifiedImageError
-            raise ZooError(f"cannot read LFW image {path}: {_one_line(exc)}") from exc
+            raise ZooError(f"cannot read LFW image {path}: {one_line(exc)}") from exc
         side = round(min(img.size) * self.crop_fraction)
         left, top = (img.width - side) // 2, (img.height - side) // 2
         face = img.crop((left, top, left + side, top + side)).resize((image_size, image_size), Image.Resampling.LANCZOS)

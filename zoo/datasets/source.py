@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from zoo.contract import Batch, DataSpec
+from zoo.errors import UsageError
 
 
 @dataclasses.dataclass
@@ -137,6 +138,18 @@ class LoadRequest:
     """Leave out files that cannot be decoded (and say so in the note) instead of failing."""
     residency: str = "auto"
     """``auto``, ``memory`` or ``stream``: for sources that can stream (``streams``)."""
+
+    def local_dir(self, dataset: str) -> Path:
+        """``data_dir``, for a source that reads local files (``load_dataset`` asks for it first;
+        this covers a source loaded directly)."""
+        if self.data_dir is None:
+            raise UsageError(f"dataset {dataset!r} is read from local files: pass --data-dir DIR")
+        return self.data_dir
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line: torchvision's and Pillow's often span several."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class DatasetSource(ABC):
